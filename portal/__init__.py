@@ -1,0 +1,70 @@
+"""The employee portal: application factory."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from portal import config as portal_config
+from portal.config import PROJECT_ROOT
+from portal.crypto import Keyring
+from portal.extensions import csrf, db, htmx, limiter, login_manager
+from portal.services.passwords import PasswordPolicy
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    config = dict(config or {})
+    instance_path = config.pop("INSTANCE_PATH", None) or os.environ.get(
+        "PORTAL_INSTANCE_PATH", str(PROJECT_ROOT / "instance")
+    )
+    app = Flask(
+        __name__,
+        instance_path=str(Path(instance_path).resolve()),
+        instance_relative_config=True,
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+    )
+    portal_config.load(app, config)
+    logging.basicConfig(level=app.config["LOG_LEVEL"], format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    if app.config["TRUSTED_PROXIES"] > 0:
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+
+    app.config["RATELIMIT_STORAGE_URI"] = app.config["RATELIMIT_STORAGE_URL"]
+    app.extensions["keyring"] = Keyring(app.config["ENCRYPTION_KEY"])
+    app.extensions["password_policy"] = PasswordPolicy(
+        time_cost=app.config["PASSWORD_TIME_COST"],
+        memory_cost=app.config["PASSWORD_MEMORY_COST"],
+        parallelism=app.config["PASSWORD_PARALLELISM"],
+    )
+
+    db.init_app(app)
+    csrf.init_app(app)
+    htmx.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+
+    from portal import cli, errors, headers, templating
+    from portal.admin.routes import admin
+    from portal.auth import current
+    from portal.auth.routes import auth
+    from portal.profile.routes import profile
+    from portal.setup.routes import setup
+
+    current.init_app(app)
+    headers.init_app(app)
+    errors.init_app(app)
+    templating.init_app(app)
+    cli.init_app(app)
+
+    app.register_blueprint(auth)
+    app.register_blueprint(setup)
+    app.register_blueprint(profile)
+    app.register_blueprint(admin)
+    return app

@@ -1,0 +1,138 @@
+"""Who is signed in: the session cookie, Flask-Login's current_user, and the pending gate.
+
+The cookie holds only a random token. A row at stage "password" is a sign-in waiting for
+its second step: it makes nobody the current user and reaches only the second-step pages.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import Flask, current_app, flash, g, redirect, request, url_for
+from flask_login import current_user
+
+from portal.database import db
+from portal.extensions import login_manager
+from portal.models import STAGE_FULL, STAGE_PASSWORD, User, UserSession
+from portal.services import sessions
+from portal.web import Origin, request_origin, wants_fragment
+
+COOKIE_NAME = "portal_session"
+
+# What a pending sign-in may reach: the second step itself, and a way to give up.
+PENDING_ENDPOINTS = frozenset(
+    {"auth.second_step", "auth.recovery_step", "auth.cancel_sign_in", "static"}
+)
+
+
+def init_app(app: Flask) -> None:
+    login_manager.session_protection = None  # sessions live server-side, see below
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Please sign in to see that page."
+    login_manager.login_message_category = "info"
+    login_manager.request_loader(_user_from_cookie)
+    app.before_request(_gate_pending_sign_in)
+    app.after_request(_write_cookie)
+
+
+def _session_row() -> UserSession | None:
+    """This request's session row (full or pending), looked up once."""
+    if "session_row" not in g:
+        row = sessions.find(request.cookies.get(COOKIE_NAME))
+        idle = timedelta(days=current_app.config["SESSION_IDLE_DAYS"])
+        if row is not None and (sessions.is_expired(row, idle) or not row.user.active):
+            expired_stage = row.stage
+            sessions.end(row)
+            db.session.commit()
+            g.clear_cookie = True
+            if expired_stage == STAGE_PASSWORD:
+                g.pending_expired = True
+            row = None
+        g.session_row = row
+    return g.session_row
+
+
+def _user_from_cookie(_request) -> User | None:
+    row = _session_row()
+    if row is None or row.stage != STAGE_FULL:
+        return None
+    sessions.touch(row, request_origin())
+    return row.user
+
+
+def current_session() -> UserSession | None:
+    """The full session of the signed-in user, if any."""
+    row = _session_row()
+    return row if row is not None and row.stage == STAGE_FULL else None
+
+
+def pending_sign_in() -> UserSession | None:
+    row = _session_row()
+    return row if row is not None and row.stage == STAGE_PASSWORD else None
+
+
+def _gate_pending_sign_in():
+    if request.endpoint in PENDING_ENDPOINTS or request.endpoint is None:
+        return None
+    if pending_sign_in() is not None:
+        return redirect_to(url_for("auth.second_step"))
+    if g.get("pending_expired"):
+        flash("Your sign-in took too long. Please start again.", "warning")
+    return None
+
+
+def redirect_to(location: str):
+    """A redirect that also works when htmx made the request."""
+    if wants_fragment():
+        response = current_app.response_class(status=204)
+        response.headers["HX-Redirect"] = location
+        return response
+    return redirect(location, code=303)
+
+
+def begin(user: User, stage: str, origin: Origin) -> UserSession:
+    """A brand-new session id for this browser; any row it had before is gone."""
+    old = _session_row()
+    if old is not None:
+        sessions.end(old)
+    token, row = sessions.start(user, stage, origin)
+    g.session_row = row
+    g.new_cookie = token
+    return row
+
+
+def complete_second_step(row: UserSession, origin: Origin) -> UserSession:
+    token, fresh = sessions.promote(row, origin)
+    g.session_row = fresh
+    g.new_cookie = token
+    return fresh
+
+
+def finish() -> None:
+    """Sign-out: the row goes, so the old cookie is worthless even if it was copied."""
+    row = _session_row()
+    if row is not None:
+        sessions.end(row)
+    g.session_row = None
+    g.clear_cookie = True
+
+
+def _write_cookie(response):
+    config = current_app.config
+    if g.get("new_cookie"):
+        response.set_cookie(
+            COOKIE_NAME,
+            g.new_cookie,
+            max_age=int(timedelta(days=config["SESSION_IDLE_DAYS"]).total_seconds()),
+            httponly=True,
+            secure=config["HTTPS"],
+            samesite="Lax",
+            path="/",
+        )
+    elif g.get("clear_cookie"):
+        response.delete_cookie(COOKIE_NAME, path="/", httponly=True, samesite="Lax")
+    return response
+
+
+def signed_in_user() -> User | None:
+    return current_user if current_user.is_authenticated else None

@@ -1,0 +1,103 @@
+"""Sign-in, the second step, sign-out, and links that set a password."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from portal.auth import current
+from portal.auth.forms import SetPasswordForm, SignInForm
+from portal.database import db
+from portal.extensions import limiter
+from portal.forms import EmptyForm
+from portal.models import STAGE_FULL, STAGE_PASSWORD
+from portal.services import accounts, audit, invitations
+from portal.services.passwords import problem_with
+from portal.web import request_origin, safe_next
+
+auth = Blueprint("auth", __name__)
+
+SIGN_IN_FAILED = "That email and password do not match an active account."
+
+
+def _account_key() -> str:
+    return "account:" + accounts.normalize_email(request.form.get("email", ""))[:254]
+
+
+def _failed(response) -> bool:
+    return response.status_code != 303
+
+
+@auth.route("/login", methods=["GET", "POST"])
+@limiter.limit("20 per minute;200 per hour", methods=["POST"], deduct_when=_failed)
+@limiter.limit(
+    "10 per 15 minutes",
+    methods=["POST"],
+    key_func=_account_key,
+    scope="login-account",
+    deduct_when=_failed,
+)
+def login():
+    if current_user.is_authenticated:
+        return redirect(url_for("profile.security"))
+    form = SignInForm(next=request.args.get("next", ""))
+    if not form.validate_on_submit():
+        status = 422 if request.method == "POST" else 200
+        return render_template("auth/login.html", form=form), status
+
+    origin = request_origin()
+    user = accounts.check_password(form.email.data, form.password.data, origin)
+    if user is None:
+        form.password.errors.append(SIGN_IN_FAILED)
+        return render_template("auth/login.html", form=form), 422
+
+    destination = safe_next(form.next.data)
+    if user.two_step_enabled:
+        row = current.begin(user, STAGE_PASSWORD, origin)
+        audit.record(audit.SIGN_IN_PASSWORD_PASSED, origin=origin, actor=user)
+        db.session.commit()
+        return redirect(url_for("auth.second_step", next=destination), code=303)
+
+    current.begin(user, STAGE_FULL, origin)
+    audit.record(audit.SIGN_IN, origin=origin, actor=user, detail="password")
+    db.session.commit()
+    return redirect(destination or url_for("profile.security"), code=303)
+
+
+@auth.post("/logout")
+def logout():
+    form = EmptyForm()
+    if form.validate_on_submit():
+        user = current.signed_in_user()
+        if user is not None:
+            audit.record(audit.SIGN_OUT, origin=request_origin(), actor=user)
+        current.finish()
+        db.session.commit()
+        flash("You are signed out.", "info")
+    return redirect(url_for("auth.login"), code=303)
+
+
+@auth.route("/invitation/<token>", methods=["GET", "POST"])
+@limiter.limit("30 per minute", methods=["POST"])
+def accept_invitation(token: str):
+    invitation = invitations.find_valid(token)
+    if invitation is None:
+        return render_template("auth/invitation_invalid.html"), 404
+    form = SetPasswordForm()
+    if form.validate_on_submit():
+        user = invitation.user
+        problem = problem_with(form.password.data, email=user.email, name=user.name)
+        if problem:
+            form.password.errors.append(problem)
+        else:
+            try:
+                invitations.accept(token, form.password.data, request_origin())
+            except accounts.AccountError as error:
+                flash(str(error), "error")
+                return render_template("auth/invitation_invalid.html"), 410
+            current.finish()
+            db.session.commit()
+            flash("Your password is set. Please sign in.", "success")
+            return redirect(url_for("auth.login"), code=303)
+    status = 422 if request.method == "POST" else 200
+    return render_template("auth/invitation.html", form=form, invitation=invitation), status

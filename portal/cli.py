@@ -1,0 +1,116 @@
+"""Command line: `flask --app wsgi <command>`."""
+
+from __future__ import annotations
+
+import sqlite3
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+
+from portal.database import db
+from portal.models import ROLE_ADMIN, ROLE_EMPLOYEE
+from portal.services import accounts, audit, first_run
+from portal.services.passwords import problem_with
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def alembic_config(database_url: str):
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    return config
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(db_group)
+    app.cli.add_command(create_user)
+    app.cli.add_command(backup)
+    app.cli.add_command(setup_link)
+
+
+@click.group("db", help="Database schema (Alembic).")
+def db_group():
+    pass
+
+
+@db_group.command("upgrade", help="Upgrade the database to the newest schema.")
+@click.argument("revision", default="head")
+def db_upgrade(revision: str):
+    from alembic import command
+
+    command.upgrade(alembic_config(current_app.config["DATABASE_URL"]), revision)
+    click.echo(f"Database is at {revision}.")
+
+
+@db_group.command("revision", help="Write a new migration from the models (for developers).")
+@click.option("-m", "--message", required=True)
+def db_revision(message: str):
+    from alembic import command
+
+    command.revision(
+        alembic_config(current_app.config["DATABASE_URL"]), message=message, autogenerate=True
+    )
+
+
+@click.command("create-user", help="Create an employee, or an administrator with --admin.")
+@click.option("--name", required=True)
+@click.option("--email", required=True)
+@click.option("--admin", "is_admin", is_flag=True, help="Make an administrator.")
+@click.option(
+    "--password-stdin", is_flag=True, help="Read the password from standard input."
+)
+def create_user(name: str, email: str, is_admin: bool, password_stdin: bool):
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    problem = problem_with(password, email=email, name=name)
+    if problem:
+        raise click.ClickException(problem)
+    try:
+        user = accounts.create(
+            name=name, email=email, password=password, role=ROLE_ADMIN if is_admin else ROLE_EMPLOYEE
+        )
+    except accounts.AccountError as error:
+        raise click.ClickException(str(error)) from None
+    audit.record(audit.EMPLOYEE_ADDED, origin=None, subject=user, detail="command line")
+    db.session.commit()
+    click.echo(f"Created {'administrator' if is_admin else 'employee'} {user.email}.")
+
+
+@click.command("backup", help="Online backup of the SQLite database to PATH.")
+@click.argument("path", type=click.Path(dir_okay=False, writable=True))
+def backup(path: str):
+    url = current_app.config["DATABASE_URL"]
+    if not url.startswith("sqlite:///"):
+        raise click.ClickException(
+            "This database is not SQLite. For PostgreSQL use pg_dump, for example: "
+            "pg_dump --format=custom --file=portal.dump \"$PORTAL_DATABASE_URL\""
+        )
+    source_path = url.removeprefix("sqlite:///")
+    target = Path(path)
+    if target.exists():
+        raise click.ClickException(f"{target} exists already; choose a new file.")
+    source = sqlite3.connect(source_path)
+    destination = sqlite3.connect(target)
+    try:
+        with destination:
+            source.backup(destination)
+    finally:
+        destination.close()
+        source.close()
+    click.echo(f"Backed up {source_path} to {target}.")
+
+
+@click.command("setup-link", help="Print the first-run setup link while setup is open.")
+@click.option("--base-url", default="http://127.0.0.1:5000")
+def setup_link(base_url: str):
+    if not first_run.is_needed():
+        raise click.ClickException("Setup is done already.")
+    token = first_run.ensure_token(current_app.instance_path)
+    click.echo(f"{base_url.rstrip('/')}/setup?token={token}")

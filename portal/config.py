@@ -1,0 +1,66 @@
+"""Configuration: defaults, then the instance config file, then PORTAL_* variables."""
+
+import os
+from pathlib import Path
+from typing import Any
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Defaults:
+    SECRET_KEY: str | None = None
+    # Key material for TOTP secrets at rest and recovery-code hashes; see portal.crypto.
+    ENCRYPTION_KEY: str | None = None
+    DATABASE_URL: str | None = None  # default: SQLite file in the instance folder
+    RATELIMIT_STORAGE_URL = "memory://"
+    RATELIMIT_ENABLED = True
+    HTTPS = False
+    # How many reverse proxies in front of the portal set X-Forwarded-For (0 = trust none).
+    TRUSTED_PROXIES = 0
+    # argon2id: OWASP's minimum for argon2id is m=19 MiB, t=2, p=1.
+    PASSWORD_TIME_COST = 2
+    PASSWORD_MEMORY_COST = 19456
+    PASSWORD_PARALLELISM = 1
+    SESSION_IDLE_DAYS = 14
+    LOG_LEVEL = "INFO"
+    WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the browser session
+    WTF_CSRF_SSL_STRICT = True
+    MAX_CONTENT_LENGTH = 2 * 1024 * 1024
+
+
+def _coerce(raw: str, default: Any) -> Any:
+    if isinstance(default, bool):
+        return raw.strip().lower() in {"1", "true", "yes", "on"}
+    if isinstance(default, int):
+        return int(raw)
+    return raw
+
+
+def load(app, overrides: dict[str, Any] | None) -> None:
+    app.config.from_object(Defaults)
+    app.config.from_pyfile("config.py", silent=True)
+    for name in dir(Defaults):
+        if name.isupper() and f"PORTAL_{name}" in os.environ:
+            app.config[name] = _coerce(os.environ[f"PORTAL_{name}"], getattr(Defaults, name))
+    if overrides:
+        app.config.update(overrides)
+
+    if not app.config.get("DATABASE_URL"):
+        app.config["DATABASE_URL"] = "sqlite:///" + str(Path(app.instance_path) / "portal.db")
+    missing = [key for key in ("SECRET_KEY", "ENCRYPTION_KEY") if not app.config.get(key)]
+    if missing:
+        raise RuntimeError(
+            "Missing configuration: "
+            + ", ".join(f"PORTAL_{key}" for key in missing)
+            + ". Set them in the environment or in instance/config.py "
+            "(`make instance` writes fresh ones)."
+        )
+
+    https = app.config["HTTPS"]
+    app.config.update(
+        SESSION_COOKIE_NAME="portal_csrf",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=https,
+        PREFERRED_URL_SCHEME="https" if https else "http",
+    )

@@ -1,0 +1,57 @@
+"""One handler per status: a friendly page, or a message fragment for htmx."""
+
+from flask import Flask, make_response, render_template
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from portal.database import db
+from portal.web import wants_fragment
+
+MESSAGES = {
+    400: ("Bad request", "The request could not be understood. Please go back and try again."),
+    403: ("Not allowed", "You do not have access to this page."),
+    404: ("Not found", "There is no page here."),
+    405: ("Not allowed", "That action is not available here."),
+    410: ("Gone", "This link is no longer valid."),
+    413: ("Too large", "What you sent is too large."),
+    429: ("Too many attempts", "Please wait a moment before you try again."),
+    500: ("Something went wrong", "The portal could not finish this request. Nothing was changed."),
+}
+
+
+def _render(status: int, message: str | None = None):
+    title, default_message = MESSAGES.get(status, ("Error", "Something went wrong."))
+    context = {"status": status, "title": title, "message": message or default_message}
+    if wants_fragment():
+        response = make_response(render_template("errors/_alert.html", **context), status)
+        # Errors go to the page's alert area instead of replacing the panel.
+        response.headers["HX-Retarget"] = "#alerts"
+        response.headers["HX-Reswap"] = "innerHTML"
+    else:
+        response = make_response(render_template("errors/error.html", **context), status)
+    response.vary.add("HX-Request")
+    return response
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def _csrf(error: CSRFError):
+        return _render(400, "This form has expired or was not sent from the portal. Reload the page and try again.")
+
+    @app.errorhandler(HTTPException)
+    def _http(error: HTTPException):
+        status = error.code or 500
+        if status == 500:
+            db.session.rollback()
+        return _render(status)
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception):
+        db.session.rollback()
+        app.logger.exception("Unhandled error")
+        return _render(500)
+
+    @app.errorhandler(InternalServerError)
+    def _internal(error):
+        db.session.rollback()
+        return _render(500)

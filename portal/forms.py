@@ -1,0 +1,31 @@
+"""Form pieces shared by the blueprints."""
+
+from flask_wtf import FlaskForm
+from wtforms import StringField
+from wtforms.validators import DataRequired, Length, Regexp
+
+
+class EmptyForm(FlaskForm):
+    """A POST-only button: carries the CSRF token and nothing else."""
+
+
+def code_field(label: str = "Authentication code") -> StringField:
+    """A six-digit code from the authenticator app."""
+    return StringField(
+        label,
+        validators=[
+            DataRequired(message="Enter the 6-digit code from your authenticator app."),
+            Length(max=20, message="Enter the 6-digit code from your authenticator app."),
+        ],
+        filters=[lambda value: (value or "").replace(" ", "").strip()],
+        render_kw={
+            "autocomplete": "one-time-code",
+            "inputmode": "numeric",
+            "pattern": "[0-9 ]*",
+            "maxlength": "7",
+            "spellcheck": "false",
+        },
+    )
+
+
+EMAIL_PATTERN = Regexp(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", message="Enter a valid email address.")

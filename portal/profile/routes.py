@@ -1,0 +1,101 @@
+"""The employee's own pages: the profile, and the Security page."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, url_for
+from flask_login import current_user, login_required
+
+from portal.auth import current
+from portal.profile.forms import ChangePasswordForm, ProfileForm
+from portal.services import accounts
+from portal.services.passwords import problem_with
+from portal.web import render_page_or_fragment, request_origin, wants_fragment
+
+profile = Blueprint("profile", __name__, url_prefix="/profile")
+
+
+@profile.get("/")
+@login_required
+def account():
+    return render_template(
+        "profile/account.html",
+        profile_form=ProfileForm(obj=current_user),
+        password_form=ChangePasswordForm(),
+    )
+
+
+@profile.post("/details")
+@login_required
+def update_details():
+    form = ProfileForm()
+    if form.validate_on_submit():
+        try:
+            accounts.update_profile(
+                current_user, name=form.name.data, email=form.email.data, origin=request_origin()
+            )
+        except accounts.AccountError as error:
+            form.email.errors.append(str(error))
+        else:
+            return _saved("profile/_details.html", "Your profile is saved.")
+    return render_page_or_fragment(
+        "profile/account.html",
+        "profile/_details.html",
+        status=422,
+        profile_form=form,
+        password_form=ChangePasswordForm(),
+    )
+
+
+@profile.post("/password")
+@login_required
+def change_password():
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        problem = problem_with(
+            form.new_password.data, email=current_user.email, name=current_user.name
+        )
+        if problem:
+            form.new_password.errors.append(problem)
+        else:
+            try:
+                accounts.change_password(
+                    current_user,
+                    form.current_password.data,
+                    form.new_password.data,
+                    keep=current.current_session(),
+                    origin=request_origin(),
+                )
+            except accounts.AccountError as error:
+                form.current_password.errors.append(str(error))
+            else:
+                return _saved(
+                    "profile/_password.html",
+                    "Your password is changed. Your other sessions were signed out.",
+                )
+    return render_page_or_fragment(
+        "profile/account.html",
+        "profile/_password.html",
+        status=422,
+        profile_form=ProfileForm(obj=current_user),
+        password_form=form,
+    )
+
+
+def _saved(fragment: str, message: str):
+    """htmx gets the panel back with the notice; a plain form post gets the page again."""
+    if wants_fragment():
+        return render_page_or_fragment(
+            "profile/account.html",
+            fragment,
+            notice=message,
+            profile_form=ProfileForm(obj=current_user),
+            password_form=ChangePasswordForm(),
+        )
+    flash(message, "success")
+    return redirect(url_for("profile.account"), code=303)
+
+
+@profile.get("/security")
+@login_required
+def security():
+    return render_template("profile/security.html")

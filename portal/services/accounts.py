@@ -1,0 +1,151 @@
+"""Employees' accounts: creation, password checks and changes, profile edits."""
+
+from __future__ import annotations
+
+from flask import current_app
+from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
+
+from portal import clock
+from portal.database import db
+from portal.models import ROLE_ADMIN, ROLE_EMPLOYEE, User, UserSession
+from portal.services import audit, sessions
+from portal.services.passwords import PasswordPolicy
+from portal.web import Origin
+
+
+class AccountError(Exception):
+    """A rule refused the change; the message is for the person who asked."""
+
+
+def password_policy() -> PasswordPolicy:
+    return current_app.extensions["password_policy"]
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def by_email(email: str) -> User | None:
+    return db.session.scalars(select(User).where(User.email == normalize_email(email))).first()
+
+
+def get(user_id: int) -> User | None:
+    return db.session.get(User, user_id)
+
+
+def create(
+    *, name: str, email: str, password: str | None, role: str = ROLE_EMPLOYEE
+) -> User:
+    """Adds the user to the session; raises AccountError when the email is taken."""
+    if role not in (ROLE_ADMIN, ROLE_EMPLOYEE):
+        raise AccountError("Unknown role.")
+    user = User(
+        name=name.strip(),
+        email=normalize_email(email),
+        password_hash=password_policy().hash(password) if password else None,
+        password_changed_at=clock.now() if password else None,
+        role=role,
+        active=True,
+        created_at=clock.now(),
+    )
+    db.session.add(user)
+    try:
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        raise AccountError("An account with this email already exists.") from None
+    return user
+
+
+def check_password(email: str, password: str, origin: Origin) -> User | None:
+    """The password step. The same answer, and about the same work, for every failure."""
+    policy = password_policy()
+    user = by_email(email) if len(email) <= 254 else None
+    # End the read transaction first: the hash takes tens of milliseconds and SQLite
+    # would otherwise hold its write lock meanwhile.
+    db.session.commit()
+    matches = policy.verify(user.password_hash if user else None, password)
+    if matches and user is not None and user.active:
+        if policy.needs_rehash(user.password_hash):
+            user.password_hash = policy.hash(password)
+            db.session.commit()
+        return user
+    audit.record(
+        audit.SIGN_IN_FAILED,
+        origin=origin,
+        subject=user,
+        detail="" if user else f"unknown email {normalize_email(email)[:200]}",
+    )
+    db.session.commit()
+    return None
+
+
+def verify_password(user: User, password: str) -> bool:
+    return password_policy().verify(user.password_hash, password)
+
+
+def set_password(user: User, new_password: str) -> None:
+    user.password_hash = password_policy().hash(new_password)
+    user.password_changed_at = clock.now()
+
+
+def change_password(
+    user: User, current: str, new: str, *, keep: UserSession | None, origin: Origin
+) -> None:
+    if not verify_password(user, current):
+        raise AccountError("The current password is not right.")
+    set_password(user, new)
+    ended = sessions.end_all_except(user, keep)
+    if keep is not None:
+        sessions.confirm_password(keep)
+    audit.record(
+        audit.PASSWORD_CHANGED, origin=origin, actor=user, detail=f"{ended} other sessions ended"
+    )
+    db.session.commit()
+
+
+def update_profile(user: User, *, name: str, email: str, origin: Origin) -> None:
+    changes = []
+    email = normalize_email(email)
+    if name.strip() != user.name:
+        changes.append("name")
+        user.name = name.strip()
+    if email != user.email:
+        if by_email(email) is not None:
+            raise AccountError("Another account already uses this email.")
+        changes.append(f"email {user.email} -> {email}")
+        user.email = email
+    if not changes:
+        return
+    audit.record(audit.PROFILE_CHANGED, origin=origin, actor=user, detail=", ".join(changes))
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise AccountError("Another account already uses this email.") from None
+
+
+def search(query: str, *, page: int, per_page: int) -> tuple[list[User], int]:
+    statement = select(User)
+    if query:
+        escaped = query.strip().lower().replace("\\", "\\\\")
+        escaped = escaped.replace("%", "\\%").replace("_", "\\_")
+        pattern = f"%{escaped}%"
+        statement = statement.where(
+            or_(
+                func.lower(User.name).like(pattern, escape="\\"),
+                User.email.like(pattern, escape="\\"),
+            )
+        )
+    total = db.session.scalar(select(func.count()).select_from(statement.subquery())) or 0
+    users = db.session.scalars(
+        statement.order_by(func.lower(User.name), User.id)
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    )
+    return list(users), total
+
+
+def count_users() -> int:
+    return db.session.scalar(select(func.count(User.id))) or 0

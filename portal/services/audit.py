@@ -1,0 +1,90 @@
+"""The one door every security event goes through.
+
+``record`` writes the audit row; ``security_event`` lets other parts (notifications)
+react to the same event without the callers knowing about them.
+"""
+
+from __future__ import annotations
+
+from blinker import signal
+
+from portal import clock
+from portal.database import db
+from portal.models import AuditEvent, User
+from portal.web import Origin
+
+security_event = signal("portal.security-event")
+
+# Kinds, so that call sites and filters agree on the words.
+SIGN_IN = "sign_in"
+SIGN_IN_FAILED = "sign_in_failed"
+SIGN_IN_PASSWORD_PASSED = "sign_in_password_passed"
+SIGN_OUT = "sign_out"
+SESSION_ENDED = "session_ended"
+OTHER_SESSIONS_ENDED = "other_sessions_ended"
+PASSWORD_CHANGED = "password_changed"
+PROFILE_CHANGED = "profile_changed"
+SETUP_COMPLETED = "setup_completed"
+EMPLOYEE_ADDED = "employee_added"
+EMPLOYEE_DEACTIVATED = "employee_deactivated"
+EMPLOYEE_REACTIVATED = "employee_reactivated"
+PASSWORD_RESET_ISSUED = "password_reset_issued"
+INVITATION_ACCEPTED = "invitation_accepted"
+TWO_STEP_ENABLED = "two_step_enabled"
+TWO_STEP_DISABLED = "two_step_disabled"
+TWO_STEP_FAILED = "two_step_failed"
+TWO_STEP_LOCKED = "two_step_locked"
+DEVICE_CHANGED = "device_changed"
+RECOVERY_CODE_USED = "recovery_code_used"
+RECOVERY_CODES_REGENERATED = "recovery_codes_regenerated"
+
+DESCRIPTIONS = {
+    SIGN_IN: "Signed in",
+    SIGN_IN_FAILED: "Failed sign-in attempt",
+    SIGN_IN_PASSWORD_PASSED: "Password accepted, waiting for the code",
+    SIGN_OUT: "Signed out",
+    SESSION_ENDED: "A session was signed out",
+    OTHER_SESSIONS_ENDED: "Signed out everywhere else",
+    PASSWORD_CHANGED: "Password changed",
+    PROFILE_CHANGED: "Profile changed",
+    SETUP_COMPLETED: "Portal set up",
+    EMPLOYEE_ADDED: "Employee added",
+    EMPLOYEE_DEACTIVATED: "Employee deactivated",
+    EMPLOYEE_REACTIVATED: "Employee reactivated",
+    PASSWORD_RESET_ISSUED: "Password reset link issued",
+    INVITATION_ACCEPTED: "Password set from a link",
+    TWO_STEP_ENABLED: "Two-step authentication turned on",
+    TWO_STEP_DISABLED: "Two-step authentication turned off",
+    TWO_STEP_FAILED: "Wrong authentication code",
+    TWO_STEP_LOCKED: "Code step locked after repeated wrong codes",
+    DEVICE_CHANGED: "Authenticator moved to a new device",
+    RECOVERY_CODE_USED: "Recovery code used",
+    RECOVERY_CODES_REGENERATED: "New recovery codes made",
+}
+
+
+def record(
+    kind: str,
+    *,
+    origin: Origin | None,
+    actor: User | None = None,
+    subject: User | None = None,
+    detail: str = "",
+) -> AuditEvent:
+    """Adds the event to the current transaction; the caller's commit makes it durable."""
+    event = AuditEvent(
+        kind=kind,
+        occurred_at=clock.now(),
+        actor_id=actor.id if actor else None,
+        subject_id=(subject or actor).id if (subject or actor) else None,
+        ip=origin.ip if origin else "",
+        user_agent=origin.user_agent if origin else "",
+        detail=detail[:500],
+    )
+    db.session.add(event)
+    security_event.send(kind, event=event, actor=actor, subject=subject or actor)
+    return event
+
+
+def describe(kind: str) -> str:
+    return DESCRIPTIONS.get(kind, kind.replace("_", " ").capitalize())

@@ -1,0 +1,53 @@
+"""argon2id password hashing with rehash-on-sign-in when the parameters change."""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+MIN_LENGTH = 10
+MAX_LENGTH = 256
+
+
+class PasswordPolicy:
+    def __init__(self, time_cost: int, memory_cost: int, parallelism: int) -> None:
+        self.hasher = PasswordHasher(
+            time_cost=time_cost, memory_cost=memory_cost, parallelism=parallelism
+        )
+
+    @cached_property
+    def _dummy_hash(self) -> str:
+        return self.hasher.hash("an account that does not exist")
+
+    def hash(self, password: str) -> str:
+        return self.hasher.hash(password)
+
+    def verify(self, stored_hash: str | None, password: str) -> bool:
+        """Constant work whether or not there is a hash, so timing tells nothing."""
+        try:
+            return self.hasher.verify(stored_hash or self._dummy_hash, password) and bool(
+                stored_hash
+            )
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return False
+
+    def needs_rehash(self, stored_hash: str) -> bool:
+        return self.hasher.check_needs_rehash(stored_hash)
+
+
+def problem_with(password: str, *, email: str = "", name: str = "") -> str | None:
+    """A human sentence about why a new password is refused, or None."""
+    if len(password) < MIN_LENGTH:
+        return f"Use at least {MIN_LENGTH} characters."
+    if len(password) > MAX_LENGTH:
+        return f"Use at most {MAX_LENGTH} characters."
+    lowered = password.lower()
+    if email and lowered == email.lower():
+        return "The password must not be your email address."
+    if name and lowered == name.lower():
+        return "The password must not be your name."
+    if len(set(password)) < 4:
+        return "That password is too easy to guess."
+    return None

@@ -1,0 +1,60 @@
+"""Helpers for the tests (not collected: the name does not start with test_)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+from flask.testing import FlaskClient
+
+HTMX_HEADERS = {"HX-Request": "true", "HX-Current-URL": "http://localhost/"}
+DEFAULT_PASSWORD = "correct horse battery"
+
+_CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
+
+
+@dataclass
+class MovableClock:
+    """Stands in for portal.clock.now: time moves only when a test moves it."""
+
+    current: datetime = field(default_factory=lambda: datetime(2026, 3, 2, 9, 0, 0, tzinfo=timezone.utc))
+
+    def now(self) -> datetime:
+        return self.current
+
+    def advance(self, **delta) -> datetime:
+        self.current += timedelta(**delta)
+        return self.current
+
+    def set(self, moment: datetime) -> None:
+        self.current = moment
+
+    def timestamp(self) -> float:
+        return self.current.timestamp()
+
+
+def csrf_token(client: FlaskClient, path: str = "/login") -> str:
+    """The CSRF token of this client's browser session, read from a page as htmx would."""
+    response = client.get(path, follow_redirects=True)
+    match = _CSRF_META.search(response.get_data(as_text=True))
+    assert match, f"no csrf meta tag on {path}"
+    return match.group(1)
+
+
+def post(client: FlaskClient, path: str, data: dict | None = None, *, htmx: bool = False, **kwargs):
+    """A form post with this client's CSRF token, as the browser would send it."""
+    data = dict(data or {})
+    data.setdefault("csrf_token", csrf_token(client))
+    headers = dict(kwargs.pop("headers", {}) or {})
+    if htmx:
+        headers.update(HTMX_HEADERS)
+    return client.post(path, data=data, headers=headers, **kwargs)
+
+
+def sign_in(client: FlaskClient, email: str, password: str = DEFAULT_PASSWORD, **kwargs):
+    return post(client, "/login", {"email": email, "password": password}, **kwargs)
+
+
+def page_text(response) -> str:
+    return response.get_data(as_text=True)
