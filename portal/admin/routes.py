@@ -4,8 +4,15 @@ from __future__ import annotations
 
 from functools import wraps
 
-from flask import Blueprint, abort, render_template
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
+
+from portal.admin.forms import AddEmployeeForm
+from portal.forms import EmptyForm
+from portal.models import User
+from portal.services import employees as employee_service
+from portal.services.accounts import AccountError
+from portal.web import render_page_or_fragment, request_origin, wants_fragment
 
 admin = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -21,7 +28,132 @@ def admin_required(view):
     return wrapped
 
 
+def _page_number() -> int:
+    """The ?page= argument; anything that is not a whole number counts as the first page."""
+    raw = request.args.get("page", "")
+    return int(raw) if raw.isdecimal() and len(raw) <= 6 else 1
+
+
 @admin.get("/")
 @admin_required
 def employees():
-    return render_template("admin/employees.html")
+    try:
+        listing = employee_service.listing(request.args.get("q", ""), _page_number())
+    except employee_service.NoSuchPage:
+        abort(404)
+    return render_page_or_fragment(
+        "admin/employees.html", "admin/_employee_rows.html", listing=listing
+    )
+
+
+@admin.route("/employees/new", methods=["GET", "POST"])
+@admin_required
+def add_employee():
+    form = AddEmployeeForm()
+    if form.validate_on_submit():
+        try:
+            user, token = employee_service.add(
+                name=form.name.data,
+                email=form.email.data,
+                role=form.role.data,
+                by=current_user,
+                origin=request_origin(),
+            )
+        except AccountError as error:
+            form.email.errors.append(str(error))
+        else:
+            # The link is shown in this very response and nowhere else: a redirect would
+            # have to carry it through the client-side cookie or keep it on the server.
+            return render_page_or_fragment(
+                "admin/add_employee.html",
+                "admin/_add_employee.html",
+                form=AddEmployeeForm(formdata=None),
+                added=user,
+                link=_link(token),
+            )
+    status = 422 if request.method == "POST" else 200
+    return render_page_or_fragment(
+        "admin/add_employee.html", "admin/_add_employee.html", status=status, form=form
+    )
+
+
+@admin.get("/employees/<int(max=2147483647):user_id>")
+@admin_required
+def employee(user_id: int):
+    return _employee_page(_employee_or_404(user_id))
+
+
+@admin.post("/employees/<int(max=2147483647):user_id>/deactivate")
+@admin_required
+def deactivate(user_id: int):
+    return _access_action(
+        user_id,
+        lambda user: employee_service.deactivate(user, by=current_user, origin=request_origin()),
+        "{name} is deactivated and was signed out everywhere.",
+    )
+
+
+@admin.post("/employees/<int(max=2147483647):user_id>/reactivate")
+@admin_required
+def reactivate(user_id: int):
+    return _access_action(
+        user_id,
+        lambda user: employee_service.reactivate(user, by=current_user, origin=request_origin()),
+        "{name} can sign in again.",
+    )
+
+
+@admin.post("/employees/<int(max=2147483647):user_id>/reset-password")
+@admin_required
+def reset_password(user_id: int):
+    user = _employee_or_404(user_id)
+    form = EmptyForm()
+    if not form.validate_on_submit():
+        return _employee_page(user, status=400, error="This form has expired. Reload the page and try again.")
+    try:
+        token = employee_service.reset_password(user, by=current_user, origin=request_origin())
+    except AccountError as error:
+        return _employee_page(user, status=422, error=str(error))
+    # Shown once, in this response (see add_employee).
+    return _employee_page(user, link=_link(token))
+
+
+def _access_action(user_id: int, action, success: str):
+    """Deactivate or reactivate: the panel again for htmx, a 303 to the page otherwise."""
+    user = _employee_or_404(user_id)
+    form = EmptyForm()
+    if not form.validate_on_submit():
+        return _employee_page(user, status=400, error="This form has expired. Reload the page and try again.")
+    try:
+        action(user)
+    except AccountError as error:
+        return _employee_page(user, status=422, error=str(error))
+    message = success.format(name=user.name)
+    if wants_fragment():
+        return _employee_page(user, notice=message)
+    flash(message, "success")
+    return redirect(url_for("admin.employee", user_id=user.id), code=303)
+
+
+def _employee_page(user: User, *, status: int = 200, **panel):
+    return render_page_or_fragment(
+        "admin/employee.html",
+        "admin/_employee_access.html",
+        status=status,
+        employee=user,
+        open_link=employee_service.open_link(user),
+        has_set_password=employee_service.has_set_password(user),
+        events=employee_service.recent_events(user),
+        **panel,
+    )
+
+
+def _employee_or_404(user_id: int) -> User:
+    user = employee_service.get(user_id)
+    if user is None:
+        abort(404)
+    return user
+
+
+def _link(token: str) -> str:
+    return url_for("auth.accept_invitation", token=token, _external=True)

@@ -1,0 +1,41 @@
+"""Forms of the administration pages."""
+
+from flask_wtf import FlaskForm
+from wtforms import EmailField, SelectField, StringField
+from wtforms.fields import SelectChoice
+from wtforms.validators import DataRequired, Length, ValidationError
+
+from portal.forms import EMAIL_PATTERN
+from portal.models import ROLE_ADMIN, ROLE_EMPLOYEE
+
+
+def printable(form, field) -> None:
+    """Refuses control characters: they have no place in a name, and PostgreSQL rejects NUL."""
+    if field.data and not field.data.isprintable():
+        raise ValidationError("Use letters, digits and punctuation only.")
+
+
+class AddEmployeeForm(FlaskForm):
+    name = StringField(
+        "Full name",
+        validators=[DataRequired("Enter the employee's name."), Length(max=120), printable],
+        filters=[lambda value: value.strip() if isinstance(value, str) else value],
+        render_kw={"autocomplete": "off"},
+    )
+    email = EmailField(
+        "Work email",
+        validators=[
+            DataRequired("Enter the employee's email."),
+            Length(max=254),
+            EMAIL_PATTERN,
+            printable,
+        ],
+        filters=[lambda value: value.strip() if isinstance(value, str) else value],
+        render_kw={"autocomplete": "off", "spellcheck": "false", "autocapitalize": "none"},
+    )
+    role = SelectField(
+        "Role",
+        choices=[SelectChoice(ROLE_EMPLOYEE, "Employee"), SelectChoice(ROLE_ADMIN, "Administrator")],
+        default=ROLE_EMPLOYEE,
+        invalid_choice_message="Choose Employee or Administrator.",
+    )

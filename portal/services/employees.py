@@ -1,0 +1,165 @@
+"""What administrators do to employees: list, add, deactivate, reactivate, reset a password.
+
+Every change is written to the audit log in the same transaction as the change itself,
+so an action without its audit row (or the reverse) cannot happen.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import or_, select
+
+from portal import clock
+from portal.database import db
+from portal.models import ROLE_ADMIN, ROLE_EMPLOYEE, AuditEvent, Invitation, User
+from portal.services import accounts, audit, invitations, sessions
+from portal.services.accounts import AccountError
+from portal.web import Origin
+
+PER_PAGE = 25
+# Far beyond any real company; keeps the SQL offset a small number whatever the URL says.
+MAX_PAGE = 10_000
+MAX_QUERY_LENGTH = 100
+ROLES = {ROLE_EMPLOYEE: "Employee", ROLE_ADMIN: "Administrator"}
+
+
+class NoSuchPage(LookupError):
+    """The page number is past the last page of the list."""
+
+
+@dataclass(frozen=True)
+class EmployeeList:
+    users: list[User]
+    total: int
+    page: int
+    pages: int
+    query: str
+
+    @property
+    def first_shown(self) -> int:
+        return (self.page - 1) * PER_PAGE + 1 if self.users else 0
+
+    @property
+    def last_shown(self) -> int:
+        return (self.page - 1) * PER_PAGE + len(self.users)
+
+
+def clean_query(raw: str | None) -> str:
+    """A search text safe for every database: no control characters (PostgreSQL refuses NUL)."""
+    text = "".join(ch for ch in (raw or "") if ch.isprintable())
+    return text.strip()[:MAX_QUERY_LENGTH]
+
+
+def listing(query: str, page: int) -> EmployeeList:
+    """One page of employees whose name or email contains ``query``, by name."""
+    query = clean_query(query)
+    if page < 1 or page > MAX_PAGE:
+        raise NoSuchPage(page)
+    users, total = accounts.search(query, page=page, per_page=PER_PAGE)
+    pages = max(1, -(-total // PER_PAGE))
+    if page > pages:
+        raise NoSuchPage(page)
+    return EmployeeList(users=users, total=total, page=page, pages=pages, query=query)
+
+
+def get(user_id: int) -> User | None:
+    return accounts.get(user_id)
+
+
+def add(*, name: str, email: str, role: str, by: User, origin: Origin) -> tuple[User, str]:
+    """A new account with no password, and the invitation token that lets them choose one."""
+    if role not in ROLES:
+        raise AccountError("Choose a role.")
+    if accounts.by_email(email) is not None:
+        raise AccountError("An account with this email already exists.")
+    # accounts.create also catches the race where two admins add the same email at once.
+    user = accounts.create(name=name, email=email, password=None, role=role)
+    token = invitations.issue(user, invitations.PURPOSE_INVITE, by=by)
+    audit.record(
+        audit.EMPLOYEE_ADDED, origin=origin, actor=by, subject=user, detail=f"role {role}"
+    )
+    db.session.commit()
+    return user, token
+
+
+def deactivate(employee: User, *, by: User, origin: Origin) -> int:
+    """Blocks sign-in and ends every session at once; returns how many were ended."""
+    if employee.id == by.id:
+        raise AccountError("You cannot deactivate your own account.")
+    if not employee.active:
+        raise AccountError("This account is already deactivated.")
+    employee.active = False
+    ended = sessions.end_all_except(employee, None)
+    audit.record(
+        audit.EMPLOYEE_DEACTIVATED,
+        origin=origin,
+        actor=by,
+        subject=employee,
+        detail=f"{ended} sessions ended",
+    )
+    db.session.commit()
+    return ended
+
+
+def reactivate(employee: User, *, by: User, origin: Origin) -> None:
+    if employee.active:
+        raise AccountError("This account is already active.")
+    employee.active = True
+    audit.record(audit.EMPLOYEE_REACTIVATED, origin=origin, actor=by, subject=employee)
+    db.session.commit()
+
+
+def has_set_password(employee: User) -> bool:
+    return employee.password_changed_at is not None
+
+
+def reset_password(employee: User, *, by: User, origin: Origin) -> str:
+    """A new single-use link; the old password and every session stop working now.
+
+    Someone asks for a reset when the password is lost or may be known to others, so
+    the old one must not keep working for the week the link stays valid.
+    """
+    if not employee.active:
+        raise AccountError("Reactivate the account before you give it a new password link.")
+    # Someone who never accepted the invitation gets a fresh invitation, not a "reset".
+    purpose = (
+        invitations.PURPOSE_RESET if has_set_password(employee) else invitations.PURPOSE_INVITE
+    )
+    employee.password_hash = None
+    ended = sessions.end_all_except(employee, None)
+    token = invitations.issue(employee, purpose, by=by)
+    audit.record(
+        audit.PASSWORD_RESET_ISSUED,
+        origin=origin,
+        actor=by,
+        subject=employee,
+        detail=f"{purpose} link, {ended} sessions ended",
+    )
+    db.session.commit()
+    return token
+
+
+def open_link(employee: User) -> Invitation | None:
+    """The employee's unused, unexpired password link, if there is one."""
+    return db.session.scalars(
+        select(Invitation)
+        .where(
+            Invitation.user_id == employee.id,
+            Invitation.used_at.is_(None),
+            Invitation.expires_at > clock.now(),
+        )
+        .order_by(Invitation.created_at.desc(), Invitation.id.desc())
+    ).first()
+
+
+def recent_events(employee: User, limit: int = 20) -> list[AuditEvent]:
+    """What happened to this employee or was done by them, newest first."""
+    return list(
+        db.session.scalars(
+            select(AuditEvent)
+            .where(or_(AuditEvent.subject_id == employee.id, AuditEvent.actor_id == employee.id))
+            .order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
+            .limit(limit)
+        )
+    )
