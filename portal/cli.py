@@ -7,9 +7,12 @@ import sys
 from pathlib import Path
 
 import click
+from sqlalchemy.engine import URL, make_url
 from flask import Flask, current_app
+from flask.cli import AppGroup, with_appcontext
 
 from portal.database import db
+from portal.forms import EMAIL_PATTERN
 from portal.models import ROLE_ADMIN, ROLE_EMPLOYEE
 from portal.services import accounts, audit, first_run
 from portal.services.passwords import problem_with
@@ -33,9 +36,9 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(setup_link)
 
 
-@click.group("db", help="Database schema (Alembic).")
-def db_group():
-    pass
+# Commands carry their own app context: `flask` pushes one for them, but an app's own
+# `app.cli` (as in app.test_cli_runner()) does not for commands added with add_command.
+db_group = AppGroup("db", help="Database schema (Alembic).")
 
 
 @db_group.command("upgrade", help="Upgrade the database to the newest schema.")
@@ -64,11 +67,17 @@ def db_revision(message: str):
 @click.option(
     "--password-stdin", is_flag=True, help="Read the password from standard input."
 )
+@with_appcontext
 def create_user(name: str, email: str, is_admin: bool, password_stdin: bool):
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    # The same rules as the web forms, so a typo cannot make an account nobody can sign in to.
+    if not name.strip() or len(name.strip()) > 120:
+        raise click.ClickException("Give a name of 1 to 120 characters.")
+    if len(email.strip()) > 254 or not EMAIL_PATTERN.regex.match(email.strip()):
+        raise click.ClickException("Enter a valid email address.")
     problem = problem_with(password, email=email, name=name)
     if problem:
         raise click.ClickException(problem)
@@ -85,14 +94,24 @@ def create_user(name: str, email: str, is_admin: bool, password_stdin: bool):
 
 @click.command("backup", help="Online backup of the SQLite database to PATH.")
 @click.argument("path", type=click.Path(dir_okay=False, writable=True))
+@with_appcontext
 def backup(path: str):
-    url = current_app.config["DATABASE_URL"]
-    if not url.startswith("sqlite:///"):
+    url = make_url(current_app.config["DATABASE_URL"])
+    if url.get_backend_name() != "sqlite":
+        # pg_dump takes a libpq URL: the same one without SQLAlchemy's "+psycopg".
+        libpq_url = URL.create(
+            url.get_backend_name(), username=url.username, host=url.host, port=url.port,
+            database=url.database, query=url.query,
+        ).render_as_string(hide_password=False)
         raise click.ClickException(
-            "This database is not SQLite. For PostgreSQL use pg_dump, for example: "
-            "pg_dump --format=custom --file=portal.dump \"$PORTAL_DATABASE_URL\""
+            f"This database is {url.get_backend_name()}, not SQLite; back it up with its own "
+            f"tools. For PostgreSQL: pg_dump --format=custom --file=portal.dump '{libpq_url}' "
+            "(a password goes in ~/.pgpass or PGPASSWORD)."
         )
-    source_path = url.removeprefix("sqlite:///")
+    source_path = url.database or ""
+    if not source_path or source_path == ":memory:" or not Path(source_path).is_file():
+        # sqlite3.connect would quietly create an empty file and back that up.
+        raise click.ClickException(f"There is no SQLite database at {source_path or '(none)'}.")
     target = Path(path)
     if target.exists():
         raise click.ClickException(f"{target} exists already; choose a new file.")
@@ -109,6 +128,7 @@ def backup(path: str):
 
 @click.command("setup-link", help="Print the first-run setup link while setup is open.")
 @click.option("--base-url", default="http://127.0.0.1:5000")
+@with_appcontext
 def setup_link(base_url: str):
     if not first_run.is_needed():
         raise click.ClickException("Setup is done already.")
