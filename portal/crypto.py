@@ -31,14 +31,17 @@ class Keyring:
         self._secret_box = AESGCM(_derive(master, b"portal totp secret v1"))
         self._code_pepper = _derive(master, b"portal recovery code v1")
 
-    def encrypt_secret(self, plaintext: str, *, user_id: int) -> bytes:
-        # The user id is authenticated data: a ciphertext copied to another row won't open.
+    def encrypt_secret(self, plaintext: str, *, user_id: int, purpose: str = "totp") -> bytes:
+        # User and purpose are authenticated data: a ciphertext copied to another row or
+        # column won't open.
         nonce = secrets.token_bytes(12)
-        return nonce + self._secret_box.encrypt(nonce, plaintext.encode(), _aad(user_id))
+        return nonce + self._secret_box.encrypt(
+            nonce, plaintext.encode(), _aad(user_id, purpose)
+        )
 
-    def decrypt_secret(self, blob: bytes, *, user_id: int) -> str:
+    def decrypt_secret(self, blob: bytes, *, user_id: int, purpose: str = "totp") -> str:
         try:
-            return self._secret_box.decrypt(blob[:12], blob[12:], _aad(user_id)).decode()
+            return self._secret_box.decrypt(blob[:12], blob[12:], _aad(user_id, purpose)).decode()
         except (InvalidTag, ValueError) as exc:
             raise DecryptionError("stored secret cannot be decrypted with this key") from exc
 
@@ -48,8 +51,8 @@ class Keyring:
         return hmac.new(self._code_pepper, message, hashlib.sha256).hexdigest()
 
 
-def _aad(user_id: int) -> bytes:
-    return f"user:{user_id}".encode()
+def _aad(user_id: int, purpose: str) -> bytes:
+    return f"user:{user_id}:{purpose}".encode()
 
 
 def hash_token(token: str) -> str:

@@ -59,8 +59,9 @@ class User(Base):
     # A secret being enrolled (first time or new phone) until a code confirms it.
     pending_totp_secret: Mapped[bytes | None] = mapped_column(LargeBinary(128))
     pending_totp_created_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # Set when 2FA is confirmed and cleared once the employee says the codes are saved.
-    recovery_codes_unconfirmed: Mapped[bool] = mapped_column(Boolean, default=False)
+    # New recovery codes, encrypted, kept only until the employee says they are saved:
+    # until then setup is not finished and the codes can be shown and downloaded again.
+    unsaved_recovery_codes: Mapped[bytes | None] = mapped_column(LargeBinary(512))
     # Wrong second-step codes in a row; belongs to the account, not to a sign-in.
     second_step_failures: Mapped[int] = mapped_column(Integer, default=0)
     second_step_locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -6,12 +6,12 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from portal.auth import current
-from portal.auth.forms import SetPasswordForm, SignInForm
+from portal.auth.forms import CodeForm, RecoveryCodeForm, SetPasswordForm, SignInForm
 from portal.database import db
 from portal.extensions import limiter
 from portal.forms import EmptyForm
 from portal.models import STAGE_FULL, STAGE_PASSWORD
-from portal.services import accounts, audit, invitations
+from portal.services import accounts, audit, invitations, recovery_codes, two_step
 from portal.services.passwords import problem_with
 from portal.web import request_origin, safe_next
 
@@ -62,6 +62,108 @@ def login():
     audit.record(audit.SIGN_IN, origin=origin, actor=user, detail="password")
     db.session.commit()
     return redirect(destination or url_for("profile.security"), code=303)
+
+
+def _pending_account_key() -> str:
+    row = current.pending_sign_in()
+    return f"pending:{row.user_id}" if row is not None else "pending:none"
+
+
+def _code_step_limits(view):
+    """Per address and per account; the account's own failure count does the rest."""
+    view = limiter.limit("30 per minute", methods=["POST"])(view)
+    return limiter.limit(
+        "20 per minute", methods=["POST"], key_func=_pending_account_key, scope="code-account"
+    )(view)
+
+
+def _pending_or_restart():
+    row = current.pending_sign_in()
+    if row is None:
+        flash("Please sign in again.", "info")
+        return None, redirect(url_for("auth.login"), code=303)
+    if not row.user.two_step_enabled:
+        # Two-step was switched off for this account meanwhile: start over cleanly.
+        current.finish()
+        db.session.commit()
+        return None, redirect(url_for("auth.login"), code=303)
+    return row, None
+
+
+def _complete_sign_in(row, method: str):
+    origin = request_origin()
+    fresh = current.complete_second_step(row, origin)
+    audit.record(audit.SIGN_IN, origin=origin, actor=fresh.user, detail=method)
+    db.session.commit()
+    return redirect(safe_next(request.args.get("next")) or url_for("profile.security"), code=303)
+
+
+@auth.route("/login/code", methods=["GET", "POST"])
+@_code_step_limits
+def second_step():
+    row, restart = _pending_or_restart()
+    if restart:
+        return restart
+    form = CodeForm()
+    status = 200
+    if form.validate_on_submit():
+        outcome = two_step.verify_sign_in_code(row.user, form.code.data, request_origin())
+        if outcome.ok:
+            return _complete_sign_in(row, "authenticator app")
+        form.code.errors.append(outcome.message)
+        status = 429 if outcome.retry_after and two_step.seconds_to_wait(row.user) else 422
+    elif request.method == "POST":
+        status = 422
+    return (
+        render_template(
+            "auth/second_step.html",
+            form=form,
+            wait=two_step.seconds_to_wait(row.user),
+            next=safe_next(request.args.get("next")),
+        ),
+        status,
+    )
+
+
+@auth.route("/login/recovery", methods=["GET", "POST"])
+@_code_step_limits
+def recovery_step():
+    row, restart = _pending_or_restart()
+    if restart:
+        return restart
+    form = RecoveryCodeForm()
+    status = 200
+    if form.validate_on_submit():
+        outcome = two_step.verify_sign_in_recovery_code(row.user, form.code.data, request_origin())
+        if outcome.ok:
+            left = recovery_codes.remaining(row.user)
+            flash(
+                f"You signed in with a recovery code; {left} of them are left. "
+                "If your phone is lost or replaced, choose “My mobile device has changed” below.",
+                "warning",
+            )
+            return _complete_sign_in(row, "recovery code")
+        form.code.errors.append(outcome.message)
+        status = 429 if two_step.seconds_to_wait(row.user) else 422
+    elif request.method == "POST":
+        status = 422
+    return (
+        render_template(
+            "auth/recovery_step.html",
+            form=form,
+            wait=two_step.seconds_to_wait(row.user),
+            next=safe_next(request.args.get("next")),
+        ),
+        status,
+    )
+
+
+@auth.post("/login/cancel")
+def cancel_sign_in():
+    if EmptyForm().validate_on_submit():
+        current.finish()
+        db.session.commit()
+    return redirect(url_for("auth.login"), code=303)
 
 
 @auth.post("/logout")

@@ -1,8 +1,8 @@
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, StringField
+from wtforms import BooleanField, EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
-from portal.forms import EMAIL_PATTERN
+from portal.forms import EMAIL_PATTERN, code_field
 from portal.services.passwords import MAX_LENGTH
 
 
@@ -35,3 +35,49 @@ class ChangePasswordForm(FlaskForm):
         validators=[DataRequired("Repeat the new password."), EqualTo("new_password", "The two passwords differ.")],
         render_kw={"autocomplete": "new-password"},
     )
+
+
+class ConfirmPasswordForm(FlaskForm):
+    password = PasswordField(
+        "Your password",
+        validators=[DataRequired("Enter your password."), Length(max=MAX_LENGTH)],
+        render_kw={"autocomplete": "current-password"},
+    )
+
+
+class EnrolmentCodeForm(FlaskForm):
+    code = code_field("Code from the app")
+
+
+class CodesSavedForm(FlaskForm):
+    saved = BooleanField(
+        "I have saved these recovery codes somewhere safe",
+        validators=[DataRequired("Tick the box once the codes are saved.")],
+    )
+
+
+class PasswordAndCodeForm(FlaskForm):
+    """Guards turning off and moving to a new phone: an app code or a recovery code."""
+
+    password = PasswordField(
+        "Your password",
+        validators=[DataRequired("Enter your password."), Length(max=MAX_LENGTH)],
+        render_kw={"autocomplete": "current-password"},
+    )
+    code = StringField(
+        "Code from your app, or a recovery code",
+        validators=[
+            DataRequired("Enter a code from your app or one of your recovery codes."),
+            Length(max=40, message="That is not a code."),
+        ],
+        render_kw={"autocomplete": "one-time-code", "spellcheck": "false", "autocapitalize": "none"},
+    )
+
+
+class RegenerateCodesForm(FlaskForm):
+    password = PasswordField(
+        "Your password",
+        validators=[DataRequired("Enter your password."), Length(max=MAX_LENGTH)],
+        render_kw={"autocomplete": "current-password"},
+    )
+    code = code_field("Code from your app")

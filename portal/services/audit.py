@@ -7,6 +7,7 @@ react to the same event without the callers knowing about them.
 from __future__ import annotations
 
 from blinker import signal
+from sqlalchemy import select
 
 from portal import clock
 from portal.database import db
@@ -88,3 +89,15 @@ def record(
 
 def describe(kind: str) -> str:
     return DESCRIPTIONS.get(kind, kind.replace("_", " ").capitalize())
+
+
+def recent_for(user: User, limit: int = 20) -> list[AuditEvent]:
+    """The employee's own recent security events, newest first."""
+    return list(
+        db.session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.subject_id == user.id)
+            .order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
+            .limit(limit)
+        )
+    )

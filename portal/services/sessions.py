@@ -97,3 +97,13 @@ def password_is_fresh(row: UserSession | None, now: datetime | None = None) -> b
     if row is None or row.password_confirmed_at is None:
         return False
     return (now or clock.now()) - row.password_confirmed_at <= FRESH_PASSWORD_WINDOW
+
+
+def end_one(user: User, session_id: int) -> bool:
+    """Ends one of the user's own sessions; another user's id changes nothing."""
+    return (
+        db.session.execute(
+            delete(UserSession).where(UserSession.id == session_id, UserSession.user_id == user.id)
+        ).rowcount
+        == 1
+    )

@@ -1,15 +1,15 @@
 """initial schema
 
-Revision ID: 4d8671f17350
+Revision ID: cfc774a6f076
 Revises: 
-Created: 2026-11-25 19:06:23.555786
+Created: 2026-11-25 19:11:31.475059
 """
 
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '4d8671f17350'
+revision = 'cfc774a6f076'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -38,7 +38,7 @@ def upgrade() -> None:
     sa.Column('totp_last_step', sa.BigInteger(), nullable=True),
     sa.Column('pending_totp_secret', sa.LargeBinary(length=128), nullable=True),
     sa.Column('pending_totp_created_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('recovery_codes_unconfirmed', sa.Boolean(), nullable=False),
+    sa.Column('unsaved_recovery_codes', sa.LargeBinary(length=512), nullable=True),
     sa.Column('second_step_failures', sa.Integer(), nullable=False),
     sa.Column('second_step_locked_until', sa.DateTime(timezone=True), nullable=True),
     sa.Column('second_step_last_failure_at', sa.DateTime(timezone=True), nullable=True),

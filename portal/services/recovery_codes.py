@@ -1,0 +1,123 @@
+"""One-time recovery codes for a lost or flat phone.
+
+Ten codes of ten characters from an alphabet without look-alikes (no 0/o, 1/l/i):
+31 ** 10 is about 2 ** 49.5. Only keyed hashes are stored; spending one is a single
+conditional UPDATE, so a code used twice at the same instant works once.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+
+from flask import current_app
+from sqlalchemy import delete, func, select, update
+
+from portal import clock
+from portal.crypto import Keyring
+from portal.database import db
+from portal.models import RecoveryCode, User
+from portal.web import Origin
+
+ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"
+CODE_LENGTH = 10
+COUNT = 10
+LOW_WARNING = 3
+UNSAVED_PURPOSE = "unsaved recovery codes"
+
+
+def _keyring() -> Keyring:
+    return current_app.extensions["keyring"]
+
+
+def display(code: str) -> str:
+    return f"{code[:5]}-{code[5:]}"
+
+
+def normalize(raw: str) -> str | None:
+    """Accepts any case, with or without the dash, with spaces around."""
+    cleaned = raw.strip().lower().replace("-", "").replace(" ", "")
+    if len(cleaned) != CODE_LENGTH or any(ch not in ALPHABET for ch in cleaned):
+        return None
+    return cleaned
+
+
+def replace_all(user: User) -> list[str]:
+    """Makes a new set, dropping the old; returns the codes for display. Caller commits."""
+    codes = [
+        "".join(secrets.choice(ALPHABET) for _ in range(CODE_LENGTH)) for _ in range(COUNT)
+    ]
+    keyring = _keyring()
+    now = clock.now()
+    db.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+    db.session.add_all(
+        RecoveryCode(
+            user_id=user.id,
+            code_hash=keyring.hash_recovery_code(code, user_id=user.id),
+            created_at=now,
+        )
+        for code in codes
+    )
+    shown = [display(code) for code in codes]
+    user.unsaved_recovery_codes = keyring.encrypt_secret(
+        json.dumps(shown), user_id=user.id, purpose=UNSAVED_PURPOSE
+    )
+    return shown
+
+
+def unsaved(user: User) -> list[str] | None:
+    """Codes not yet confirmed as saved; they exist only until the employee says so."""
+    if user.unsaved_recovery_codes is None:
+        return None
+    plaintext = _keyring().decrypt_secret(
+        user.unsaved_recovery_codes, user_id=user.id, purpose=UNSAVED_PURPOSE
+    )
+    return json.loads(plaintext)
+
+
+def mark_saved(user: User) -> None:
+    user.unsaved_recovery_codes = None
+
+
+def redeem(user: User, raw: str, origin: Origin) -> bool:
+    """Spends a code. Caller commits (the UPDATE holds the row until then)."""
+    code = normalize(raw)
+    if code is None:
+        return False
+    code_hash = _keyring().hash_recovery_code(code, user_id=user.id)
+    spent = db.session.execute(
+        update(RecoveryCode)
+        .where(
+            RecoveryCode.user_id == user.id,
+            RecoveryCode.code_hash == code_hash,
+            RecoveryCode.used_at.is_(None),
+        )
+        .values(used_at=clock.now(), used_ip=origin.ip, used_user_agent=origin.user_agent)
+    ).rowcount
+    return spent == 1
+
+
+def remaining(user: User) -> int:
+    return (
+        db.session.scalar(
+            select(func.count(RecoveryCode.id)).where(
+                RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None)
+            )
+        )
+        or 0
+    )
+
+
+def used(user: User) -> list[RecoveryCode]:
+    return list(
+        db.session.scalars(
+            select(RecoveryCode)
+            .where(RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_not(None))
+            .order_by(RecoveryCode.used_at.desc())
+        )
+    )
+
+
+def remove_all(user: User) -> None:
+    db.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+    user.unsaved_recovery_codes = None

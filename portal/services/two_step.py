@@ -1,0 +1,334 @@
+"""The rules of two-step authentication: enrolment, the sign-in code, and the changes
+that guard it (turning off, a new phone, new recovery codes).
+
+Every wrong code, at sign-in or guarding a change, counts against the account: from the
+third failure in a row each attempt must wait longer, and the tenth locks the code step
+for fifteen minutes. The count lives in the users row so every app server sees it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import or_, update
+
+from portal import clock
+from portal.crypto import Keyring
+from portal.database import db
+from portal.models import User, UserSession
+from portal.services import accounts, audit, policy, recovery_codes, sessions, totp
+from portal.web import Origin
+
+DELAY_FROM_FAILURE = 3
+LOCK_AFTER_FAILURES = 10
+LOCK_DURATION = timedelta(minutes=15)
+FIRST_DELAY_SECONDS = 5
+ENROLMENT_LIFETIME = timedelta(minutes=30)
+PENDING_PURPOSE = "pending totp"
+
+
+@dataclass
+class Outcome:
+    ok: bool
+    message: str = ""
+    field: str = "code"  # which form field the message belongs to
+    retry_after: int = 0  # seconds, when throttled or locked
+    codes: list[str] = dataclass_field(default_factory=list)
+
+
+def _keyring() -> Keyring:
+    return current_app.extensions["keyring"]
+
+
+def _secret(user: User) -> str:
+    return _keyring().decrypt_secret(user.totp_secret, user_id=user.id)
+
+
+# --- throttling ---------------------------------------------------------------------
+
+
+def delay_after(failures: int) -> timedelta:
+    """How long the code step stays shut after this many wrong codes in a row."""
+    if failures >= LOCK_AFTER_FAILURES:
+        return LOCK_DURATION
+    if failures >= DELAY_FROM_FAILURE:
+        return timedelta(seconds=FIRST_DELAY_SECONDS * 2 ** (failures - DELAY_FROM_FAILURE))
+    return timedelta(0)
+
+
+def seconds_to_wait(user: User) -> int:
+    if user.second_step_locked_until is None:
+        return 0
+    remaining = (user.second_step_locked_until - clock.now()).total_seconds()
+    return max(0, int(remaining + 0.999))
+
+
+def _wait_message(seconds: int) -> str:
+    if seconds > 90:
+        return f"Too many wrong codes. The code step is locked; try again in {round(seconds / 60)} minutes."
+    return f"Too many wrong codes. Please wait {seconds} seconds before the next try."
+
+
+def _throttled(user: User) -> Outcome | None:
+    db.session.refresh(user)
+    wait = seconds_to_wait(user)
+    if wait:
+        return Outcome(ok=False, message=_wait_message(wait), retry_after=wait)
+    return None
+
+
+def _record_failure(user: User, origin: Origin, message: str, detail: str) -> Outcome:
+    now = clock.now()
+    db.session.execute(
+        update(User)
+        .where(User.id == user.id)
+        .values(
+            second_step_failures=User.second_step_failures + 1,
+            second_step_last_failure_at=now,
+        )
+    )
+    db.session.refresh(user)
+    failures = user.second_step_failures
+    delay = delay_after(failures)
+    if delay:
+        user.second_step_locked_until = now + delay
+    audit.record(audit.TWO_STEP_FAILED, origin=origin, actor=user, detail=f"{detail}; {failures} in a row")
+    if failures == LOCK_AFTER_FAILURES:
+        audit.record(audit.TWO_STEP_LOCKED, origin=origin, actor=user, detail="locked for 15 minutes")
+    db.session.commit()
+    if failures >= LOCK_AFTER_FAILURES:
+        message = f"{message} {_wait_message(int(delay.total_seconds()))}"
+    return Outcome(ok=False, message=message, retry_after=int(delay.total_seconds()))
+
+
+def _reset_failures(user: User) -> None:
+    user.second_step_failures = 0
+    user.second_step_locked_until = None
+
+
+# --- checking codes -------------------------------------------------------------------
+
+
+def _claim_step(user: User, step: int) -> bool:
+    """Accepts a time step once: a step at or before the last used one is refused, by one
+    conditional UPDATE, so two app servers cannot both accept the same code."""
+    claimed = db.session.execute(
+        update(User)
+        .where(
+            User.id == user.id,
+            or_(User.totp_last_step.is_(None), User.totp_last_step < step),
+        )
+        .values(totp_last_step=step, second_step_failures=0, second_step_locked_until=None)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if claimed == 1:
+        user.totp_last_step = step
+        _reset_failures(user)
+    return claimed == 1
+
+
+def _check_current_code(user: User, code: str, origin: Origin) -> Outcome:
+    """A code from the enrolled app, with throttling, drift advice and replay guard."""
+    waiting = _throttled(user)
+    if waiting:
+        return waiting
+    result = totp.check(_secret(user), code, clock.now())
+    if result.step is not None:
+        if _claim_step(user, result.step):
+            return Outcome(ok=True)
+        return _record_failure(
+            user, origin, "That code was used already. Wait for the next code in your app.", "reused code"
+        )
+    if result.clock_offset_minutes is not None:
+        return _record_failure(
+            user,
+            origin,
+            totp.clock_advice(result.clock_offset_minutes),
+            f"clock off by about {result.clock_offset_minutes} minutes",
+        )
+    return _record_failure(
+        user, origin, "That code is not right. Check the app for this account and try again.", "wrong code"
+    )
+
+
+def _check_recovery_code(user: User, raw: str, origin: Origin) -> Outcome:
+    waiting = _throttled(user)
+    if waiting:
+        return waiting
+    if recovery_codes.redeem(user, raw, origin):
+        _reset_failures(user)
+        left = recovery_codes.remaining(user)
+        audit.record(audit.RECOVERY_CODE_USED, origin=origin, actor=user, detail=f"{left} left")
+        return Outcome(ok=True)
+    return _record_failure(
+        user, origin, "That recovery code is not right, or it was used already.", "wrong recovery code"
+    )
+
+
+def _check_code_or_recovery(user: User, code: str, origin: Origin) -> Outcome:
+    """Six digits are an app code; anything longer is tried as a recovery code."""
+    if recovery_codes.normalize(code) is not None:
+        return _check_recovery_code(user, code, origin)
+    return _check_current_code(user, code, origin)
+
+
+def _check_password(user: User, password: str, origin: Origin, keep: UserSession | None) -> Outcome | None:
+    if accounts.verify_password(user, password):
+        if keep is not None:
+            sessions.confirm_password(keep)
+        return None
+    audit.record(audit.SIGN_IN_FAILED, origin=origin, actor=user, detail="wrong password on the Security page")
+    db.session.commit()
+    return Outcome(ok=False, message="The password is not right.", field="password")
+
+
+# --- the sign-in step -----------------------------------------------------------------
+
+
+def verify_sign_in_code(user: User, code: str, origin: Origin) -> Outcome:
+    outcome = _check_current_code(user, code, origin)
+    if outcome.ok:
+        db.session.commit()
+    return outcome
+
+
+def verify_sign_in_recovery_code(user: User, raw: str, origin: Origin) -> Outcome:
+    outcome = _check_recovery_code(user, raw, origin)
+    if outcome.ok:
+        db.session.commit()
+    return outcome
+
+
+# --- enrolment ------------------------------------------------------------------------
+
+
+def start_enrolment(user: User) -> str:
+    """A new secret, kept encrypted as pending; nothing changes for sign-in yet."""
+    secret = totp.new_secret()
+    user.pending_totp_secret = _keyring().encrypt_secret(secret, user_id=user.id, purpose=PENDING_PURPOSE)
+    user.pending_totp_created_at = clock.now()
+    db.session.commit()
+    return secret
+
+
+def pending_secret(user: User) -> str | None:
+    if user.pending_totp_secret is None or user.pending_totp_created_at is None:
+        return None
+    if clock.now() - user.pending_totp_created_at > ENROLMENT_LIFETIME:
+        return None
+    return _keyring().decrypt_secret(user.pending_totp_secret, user_id=user.id, purpose=PENDING_PURPOSE)
+
+
+def cancel_enrolment(user: User) -> None:
+    user.pending_totp_secret = None
+    user.pending_totp_created_at = None
+    db.session.commit()
+
+
+def confirm_enrolment(user: User, code: str, origin: Origin, keep: UserSession | None) -> Outcome:
+    """A correct code from the new app makes the pending secret the account's secret."""
+    secret = pending_secret(user)
+    if secret is None:
+        return Outcome(ok=False, message="This setup has expired. Please start again.")
+    now = clock.now()
+    result = totp.check(secret, code, now)
+    if result.step is None:
+        if result.clock_offset_minutes is not None:
+            return Outcome(ok=False, message=totp.clock_advice(result.clock_offset_minutes))
+        if totp.normalize(code) is None:
+            return Outcome(ok=False, message="Enter the 6 digits that the app shows.")
+        return Outcome(ok=False, message="That code is not right. Check that you scanned this page's QR code, then try a new code.")
+
+    first_time = not user.two_step_enabled
+    pending_blob = user.pending_totp_secret
+    # Only the request that clears this exact pending secret goes on: a double submit,
+    # or two tabs, cannot enrol twice or make two sets of recovery codes.
+    swapped = db.session.execute(
+        update(User)
+        .where(User.id == user.id, User.pending_totp_secret == pending_blob)
+        .values(
+            totp_secret=_keyring().encrypt_secret(secret, user_id=user.id),
+            totp_last_step=result.step,
+            pending_totp_secret=None,
+            pending_totp_created_at=None,
+            second_step_failures=0,
+            second_step_locked_until=None,
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if swapped != 1:
+        db.session.rollback()
+        return Outcome(ok=False, message="This setup was finished or replaced in another window. Reload the page.")
+    db.session.refresh(user)
+    if first_time:
+        user.totp_enabled_at = now
+        codes = recovery_codes.replace_all(user)
+        audit.record(audit.TWO_STEP_ENABLED, origin=origin, actor=user)
+        db.session.commit()
+        return Outcome(ok=True, codes=codes)
+    ended = sessions.end_all_except(user, keep)
+    audit.record(audit.DEVICE_CHANGED, origin=origin, actor=user, detail=f"{ended} other sessions ended")
+    db.session.commit()
+    return Outcome(ok=True)
+
+
+def confirm_codes_saved(user: User) -> None:
+    recovery_codes.mark_saved(user)
+    db.session.commit()
+
+
+# --- changes that need the password and a code --------------------------------------
+
+
+def authorize_device_change(
+    user: User, password: str, code: str, origin: Origin, keep: UserSession | None
+) -> Outcome:
+    """Password plus a code from the old app or a recovery code, then a new pending secret.
+    The old secret keeps working until the new one is confirmed."""
+    refused = _check_password(user, password, origin, keep)
+    if refused:
+        return refused
+    outcome = _check_code_or_recovery(user, code, origin)
+    if not outcome.ok:
+        return outcome
+    start_enrolment(user)  # commits the spent code with it
+    return Outcome(ok=True)
+
+
+def turn_off(user: User, password: str, code: str, origin: Origin, keep: UserSession | None) -> Outcome:
+    if not policy.may_turn_off_two_step(user):
+        return Outcome(ok=False, message="Your company requires two-step authentication, so it cannot be turned off.")
+    refused = _check_password(user, password, origin, keep)
+    if refused:
+        return refused
+    outcome = _check_code_or_recovery(user, code, origin)
+    if not outcome.ok:
+        return outcome
+    user.totp_secret = None
+    user.totp_enabled_at = None
+    user.totp_last_step = None
+    user.pending_totp_secret = None
+    user.pending_totp_created_at = None
+    recovery_codes.remove_all(user)
+    ended = sessions.end_all_except(user, keep)
+    audit.record(audit.TWO_STEP_DISABLED, origin=origin, actor=user, detail=f"{ended} other sessions ended")
+    db.session.commit()
+    return Outcome(ok=True)
+
+
+def regenerate_recovery_codes(
+    user: User, password: str, code: str, origin: Origin, keep: UserSession | None
+) -> Outcome:
+    refused = _check_password(user, password, origin, keep)
+    if refused:
+        return refused
+    outcome = _check_current_code(user, code, origin)
+    if not outcome.ok:
+        return outcome
+    codes = recovery_codes.replace_all(user)
+    audit.record(audit.RECOVERY_CODES_REGENERATED, origin=origin, actor=user)
+    db.session.commit()
+    return Outcome(ok=True, codes=codes)
