@@ -10,8 +10,9 @@ from portal.models import ROLE_ADMIN, ROLE_EMPLOYEE
 
 
 def printable(form, field) -> None:
-    """Refuses control characters: they have no place in a name, and PostgreSQL rejects NUL."""
-    if field.data and not field.data.isprintable():
+    """Refuses control characters (PostgreSQL rejects NUL) and U+FFFD, which is what
+    invalid UTF-8 in the request turns into."""
+    if field.data and (not field.data.isprintable() or "\ufffd" in field.data):
         raise ValidationError("Use letters, digits and punctuation only.")
 
 

@@ -31,7 +31,7 @@ def admin_required(view):
 def _page_number() -> int:
     """The ?page= argument; anything that is not a whole number counts as the first page."""
     raw = request.args.get("page", "")
-    return int(raw) if raw.isdecimal() and len(raw) <= 6 else 1
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 6 else 1
 
 
 @admin.get("/")

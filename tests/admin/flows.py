@@ -1,0 +1,73 @@
+"""Steps the administration tests share (not collected: no test_ prefix)."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+
+from portal.database import db
+from portal.models import AuditEvent, Invitation, User, UserSession
+from tests.support import page_text, post
+
+_LINK = re.compile(r'id="invite-link-url">(http://localhost/invitation/[A-Za-z0-9_-]+)</code>')
+
+
+def link_in(response) -> str:
+    """The path of the one password link a page shows."""
+    links = _LINK.findall(page_text(response))
+    assert len(links) == 1, "expected exactly one password link on the page"
+    return urlsplit(links[0]).path
+
+
+def add_employee(client, name="Noah Brook", email="noah@example.com", role="employee") -> str:
+    response = post(client, "/admin/employees/new", {"name": name, "email": email, "role": role})
+    assert response.status_code == 200, page_text(response)
+    return link_in(response)
+
+
+def user_by_email(app, email: str) -> User | None:
+    with app.app_context():
+        user = db.session.scalars(select(User).where(User.email == email)).first()
+        if user is not None:
+            db.session.expunge(user)
+        return user
+
+
+def user_by_id(app, user_id: int) -> User:
+    with app.app_context():
+        user = db.session.get(User, user_id)
+        db.session.expunge(user)
+        return user
+
+
+def audit_rows(app, kind: str | None = None) -> list[AuditEvent]:
+    with app.app_context():
+        statement = select(AuditEvent).order_by(AuditEvent.id)
+        if kind:
+            statement = statement.where(AuditEvent.kind == kind)
+        rows = list(db.session.scalars(statement))
+        db.session.expunge_all()
+        return rows
+
+
+def session_count(app, user_id: int) -> int:
+    with app.app_context():
+        return len(list(db.session.scalars(select(UserSession).where(UserSession.user_id == user_id))))
+
+
+def invitations_of(app, user_id: int) -> list[Invitation]:
+    with app.app_context():
+        rows = list(
+            db.session.scalars(
+                select(Invitation).where(Invitation.user_id == user_id).order_by(Invitation.id)
+            )
+        )
+        db.session.expunge_all()
+        return rows
+
+
+def is_signed_in(client) -> bool:
+    """A signed-in browser sees its profile; a signed-out one is sent to sign in."""
+    return client.get("/profile/").status_code == 200

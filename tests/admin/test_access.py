@@ -1,0 +1,70 @@
+"""Only administrators reach the administration pages; nobody else changes anything there."""
+
+import pytest
+
+from tests.admin.flows import audit_rows, session_count, user_by_email, user_by_id
+from tests.support import HTMX_HEADERS, post, sign_in
+
+GET_ROUTES = ["/admin/", "/admin/?q=emma&page=1", "/admin/employees/new", "/admin/employees/{id}"]
+POST_ROUTES = [
+    "/admin/employees/new",
+    "/admin/employees/{id}/deactivate",
+    "/admin/employees/{id}/reactivate",
+    "/admin/employees/{id}/reset-password",
+]
+NEW_EMPLOYEE = {"name": "Mallory", "email": "mallory@example.com", "role": "admin"}
+
+
+@pytest.fixture
+def colleague(make_user):
+    return make_user("colin@example.com", name="Colin Park")
+
+
+@pytest.mark.parametrize("path", GET_ROUTES)
+@pytest.mark.parametrize("htmx", [False, True])
+def test_an_employee_gets_403_on_every_page(client, employee, colleague, path, htmx):
+    sign_in(client, "emma@example.com")
+    response = client.get(path.format(id=colleague), headers=HTMX_HEADERS if htmx else {})
+    assert response.status_code == 403
+
+
+@pytest.mark.parametrize("path", POST_ROUTES)
+@pytest.mark.parametrize("htmx", [False, True])
+def test_an_employee_gets_403_on_every_action_and_nothing_changes(
+    app, client, employee, colleague, path, htmx
+):
+    sign_in(client, "emma@example.com")
+    other = app.test_client()
+    sign_in(other, "colin@example.com")
+    before = len(audit_rows(app))
+
+    response = post(client, path.format(id=colleague), NEW_EMPLOYEE, htmx=htmx)
+
+    assert response.status_code == 403
+    target = user_by_id(app, colleague)
+    assert target.active and target.password_hash
+    assert session_count(app, colleague) == 1
+    assert len(audit_rows(app)) == before
+    assert user_by_email(app, "mallory@example.com") is None
+
+
+@pytest.mark.parametrize("path", GET_ROUTES)
+def test_signed_out_visitors_are_sent_to_sign_in(client, colleague, path):
+    response = client.get(path.format(id=colleague))
+    assert response.status_code == 302
+    assert "/login" in response.headers["Location"]
+
+
+@pytest.mark.parametrize("path", POST_ROUTES)
+def test_signed_out_posts_change_nothing(app, client, colleague, path):
+    response = post(client, path.format(id=colleague), NEW_EMPLOYEE)
+    assert response.status_code == 302
+    assert user_by_id(app, colleague).active
+    assert audit_rows(app) == []
+
+
+def test_the_header_links_administration_for_admins_only(client, other_client, employee, admin_user):
+    sign_in(client, "emma@example.com")
+    sign_in(other_client, "ada@example.com")
+    assert 'href="/admin/"' not in client.get("/profile/").get_data(as_text=True)
+    assert 'href="/admin/"' in other_client.get("/profile/").get_data(as_text=True)

@@ -1,0 +1,148 @@
+"""The employees list: what it shows, search, pages, and any page number in the URL."""
+
+import re
+
+import pytest
+
+from portal.database import db
+from portal.models import User
+from portal.services import accounts
+from tests.support import HTMX_HEADERS, page_text, sign_in
+
+
+@pytest.fixture
+def admin_client(client, admin_user):
+    sign_in(client, "ada@example.com")
+    return client
+
+
+def rows(response) -> list[str]:
+    """The employee names in the table, in order."""
+    return re.findall(r'class="employee-cell__name"[^>]*>([^<]+)</a>', page_text(response))
+
+
+def add_many(app, count: int, prefix: str = "Worker") -> None:
+    with app.app_context():
+        for number in range(count):
+            accounts.create(
+                name=f"{prefix} {number:02d}", email=f"{prefix.lower()}{number:02d}@example.com", password=None
+            )
+        db.session.commit()
+
+
+def test_the_list_shows_name_email_role_status_and_two_step(app, admin_client, make_user):
+    make_user("emma@example.com", name="Emma Stone")
+    make_user("gone@example.com", name="Gina Gone", active=False)
+    with app.app_context():
+        user = accounts.by_email("emma@example.com")
+        user.totp_secret = b"encrypted secret stand-in"
+        db.session.commit()
+
+    response = admin_client.get("/admin/")
+
+    assert response.status_code == 200
+    html = page_text(response)
+    assert rows(response) == ["Ada Admin", "Emma Stone", "Gina Gone"]
+    emma = html[html.index("Emma Stone") : html.index("Gina Gone")]
+    assert "emma@example.com" in emma and "Employee" in emma and "Active" in emma
+    assert ">On<" in emma
+    gina = html[html.index("Gina Gone") :]
+    assert "Deactivated" in gina and "Not set up" in gina
+    ada = html[html.index("Ada Admin") : html.index("Emma Stone")]
+    assert "Administrator" in ada
+    assert "<caption" in html
+    assert 'hx-get="/admin/"' in html and 'hx-push-url="true"' in html
+    assert 'method="get" action="/admin/"' in html
+
+
+def test_an_invited_employee_is_marked_invited(app, admin_client):
+    add_many(app, 1, "Ivan")
+    html = page_text(admin_client.get("/admin/"))
+    assert "Invited" in html[html.index("Ivan 00") :]
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("emma", ["Emma Stone"]),
+        ("STONE", ["Emma Stone"]),
+        ("bob@EXAMPLE", ["Bob Brown"]),
+        ("example.com", ["Ada Admin", "Bob Brown", "Emma Stone"]),
+        ("  emma  ", ["Emma Stone"]),
+        ("%", []),
+        ("_", []),
+        ("nobody", []),
+    ],
+)
+def test_search_by_name_or_email(admin_client, make_user, query, expected):
+    make_user("emma@example.com", name="Emma Stone")
+    make_user("bob@example.com", name="Bob Brown")
+    response = admin_client.get("/admin/", query_string={"q": query})
+    assert response.status_code == 200
+    assert rows(response) == expected
+    if not expected:
+        assert "No employee matches" in page_text(response)
+
+
+def test_htmx_search_answers_with_the_results_fragment_only(admin_client, make_user):
+    make_user("emma@example.com", name="Emma Stone")
+    response = admin_client.get("/admin/?q=emma", headers=HTMX_HEADERS)
+    html = page_text(response)
+    assert response.status_code == 200
+    assert html.lstrip().startswith("<div id=\"employee-results\"")
+    assert "<html" not in html and "<form" not in html
+    assert rows(response) == ["Emma Stone"]
+    assert "HX-Request" in response.headers["Vary"]
+
+
+def test_a_history_restore_gets_the_whole_page(admin_client):
+    response = admin_client.get(
+        "/admin/?q=ada", headers={**HTMX_HEADERS, "HX-History-Restore-Request": "true"}
+    )
+    assert "<html" in page_text(response)
+
+
+def test_pages_of_25_by_name(app, admin_client):
+    add_many(app, 30)  # with Ada, 31 people
+
+    first = admin_client.get("/admin/")
+    second = admin_client.get("/admin/?page=2")
+
+    assert rows(first) == ["Ada Admin"] + [f"Worker {n:02d}" for n in range(24)]
+    assert rows(second) == [f"Worker {n:02d}" for n in range(24, 30)]
+    assert "Showing 1–25 of 31" in page_text(first)
+    assert "Showing 26–31 of 31" in page_text(second)
+    assert 'href="/admin/?page=2"' in page_text(first)
+    assert 'href="/admin/?page=1"' in page_text(second)
+    assert "Page 2 of 2" in page_text(second)
+
+
+def test_pages_keep_the_search(app, admin_client):
+    add_many(app, 27)
+    add_many(app, 3, "Other")
+    first = admin_client.get("/admin/?q=worker")
+    assert len(rows(first)) == 25
+    assert 'href="/admin/?page=2&amp;q=worker"' in page_text(first)
+    second = admin_client.get("/admin/?page=2&q=worker")
+    assert rows(second) == ["Worker 25", "Worker 26"]
+
+
+@pytest.mark.parametrize("page", ["abc", "-1", "1.5", "", "%00", "99999999999999999999999", "٢"])
+def test_a_page_number_that_is_not_a_page_number_shows_the_first_page(admin_client, page):
+    response = admin_client.get(f"/admin/?page={page}")
+    assert response.status_code == 200
+    assert rows(response) == ["Ada Admin"]
+
+
+@pytest.mark.parametrize("page", ["0", "2", "999999"])
+def test_a_page_past_the_end_is_not_found(admin_client, page):
+    assert admin_client.get(f"/admin/?page={page}").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "query", ["a" * 5000, "\x00", "emma\x00", "\ud800".encode("utf-8", "surrogatepass"), b"\xff\xfe", "' OR 1=1 --"]
+)
+def test_any_search_text_gets_an_answer_never_an_error(admin_client, make_user, query):
+    make_user("emma@example.com", name="Emma Stone")
+    response = admin_client.get("/admin/", query_string={"q": query})
+    assert response.status_code == 200
