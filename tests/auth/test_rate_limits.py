@@ -1,0 +1,176 @@
+"""Per-address and per-account limits on the password step, answered by a friendly 429.
+
+Flask-Limiter keeps its counters in the storage made when an app is created: memory by
+default (fresh for every app, so no test sees another's counters), Redis by URL (shared
+by every app server, which is the point of it).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+
+import pytest
+import redis
+from sqlalchemy import func, select
+
+from portal import create_app
+from portal.database import Base, db
+from portal.models import UserSession
+from tests.support import HTMX_HEADERS, DEFAULT_PASSWORD, csrf_token, page_text
+
+PER_ADDRESS = 20  # "20 per minute" on POST /login
+PER_ACCOUNT = 10  # "10 per 15 minutes" per email
+REDIS_URL = os.environ.get("PORTAL_TEST_REDIS_URL", "")
+
+
+@pytest.fixture
+def limiter_clock(clock, monkeypatch):
+    """The limiter's memory storage reads time.time(); let it follow the test clock."""
+    import limits.storage.memory
+
+    class _Time:
+        @staticmethod
+        def time() -> float:
+            return clock.timestamp()
+
+    monkeypatch.setattr(limits.storage.memory, "time", _Time)
+    return clock
+
+
+def attempt(client, email: str, password: str = "not the password", *, ip: str = "192.0.2.1", headers=None):
+    token = csrf_token(client)
+    return client.post(
+        "/login",
+        data={"email": email, "password": password, "csrf_token": token},
+        environ_base={"REMOTE_ADDR": ip},
+        headers=headers or {},
+    )
+
+
+def assert_friendly_429(response) -> None:
+    assert response.status_code == 429
+    text = page_text(response)
+    assert "Too many attempts" in text
+    assert "Please wait a moment before you try again." in text
+    assert "Traceback" not in text
+    assert response.headers["Content-Security-Policy"]
+
+
+def sessions_count(app) -> int:
+    with app.app_context():
+        return db.session.scalar(select(func.count(UserSession.id)))
+
+
+def test_too_many_failures_from_one_address_get_a_friendly_429(client, app, employee, limiter_clock):
+    for n in range(PER_ADDRESS):
+        assert attempt(client, f"guess{n}@example.com").status_code == 422
+    blocked = attempt(client, "guess-last@example.com")
+    assert_friendly_429(blocked)
+    # Even the right password waits: the limit is checked before the password.
+    assert_friendly_429(attempt(client, "emma@example.com", DEFAULT_PASSWORD))
+    assert sessions_count(app) == 0
+    # Another address is not affected.
+    assert attempt(app.test_client(), "emma@example.com", DEFAULT_PASSWORD, ip="192.0.2.2").status_code == 303
+
+    limiter_clock.advance(minutes=1, seconds=1)
+    assert attempt(client, "emma@example.com", DEFAULT_PASSWORD).status_code == 303
+
+
+def test_a_forged_forwarded_for_does_not_escape_the_address_limit(client, employee, limiter_clock):
+    for n in range(PER_ADDRESS):
+        forged = {"X-Forwarded-For": f"203.0.113.{n}"}
+        assert attempt(client, f"guess{n}@example.com", headers=forged).status_code == 422
+    assert_friendly_429(attempt(client, "one-more@example.com", headers={"X-Forwarded-For": "198.51.100.1"}))
+
+
+def test_too_many_failures_on_one_account_lock_it_from_every_address(app, employee, limiter_clock):
+    for n in range(PER_ACCOUNT):
+        # Spelled differently each time: it is still the same account.
+        email = "Emma@Example.com" if n % 2 else " emma@example.com "
+        assert attempt(app.test_client(), email, ip=f"198.51.100.{n}").status_code == 422
+    assert_friendly_429(attempt(app.test_client(), "emma@example.com", DEFAULT_PASSWORD, ip="198.51.100.200"))
+    # Other accounts from the same addresses are fine.
+    assert attempt(app.test_client(), "someone@example.com", ip="198.51.100.1").status_code == 422
+
+    limiter_clock.advance(minutes=14)
+    assert_friendly_429(attempt(app.test_client(), "emma@example.com", DEFAULT_PASSWORD, ip="198.51.100.201"))
+    limiter_clock.advance(minutes=1, seconds=1)
+    assert attempt(app.test_client(), "emma@example.com", DEFAULT_PASSWORD, ip="198.51.100.202").status_code == 303
+
+
+def test_successful_sign_ins_do_not_use_up_the_limits(app, employee, limiter_clock):
+    for _ in range(PER_ADDRESS + 5):
+        assert attempt(app.test_client(), "emma@example.com", DEFAULT_PASSWORD).status_code == 303
+
+
+def test_the_429_comes_as_a_fragment_for_htmx(client, employee, limiter_clock):
+    for n in range(PER_ADDRESS):
+        attempt(client, f"guess{n}@example.com")
+    response = attempt(client, "emma@example.com", headers=HTMX_HEADERS)
+    assert response.status_code == 429
+    assert response.headers["HX-Retarget"] == "#alerts"
+    assert "Too many attempts" in page_text(response)
+    assert "<html" not in page_text(response)
+
+
+def test_a_new_app_starts_with_fresh_counters(app_config, app, employee, limiter_clock):
+    for n in range(PER_ADDRESS):
+        attempt(app.test_client(), f"guess{n}@example.com")
+    assert_friendly_429(attempt(app.test_client(), "emma@example.com", DEFAULT_PASSWORD))
+    # Memory storage belongs to the app that made it: a restarted server (or the next
+    # test's app) does not inherit the counters.
+    fresh = create_app(app_config)
+    try:
+        assert attempt(fresh.test_client(), "emma@example.com", DEFAULT_PASSWORD).status_code == 303
+    finally:
+        with fresh.app_context():
+            db.engine.dispose()
+
+
+def redis_url() -> str:
+    if REDIS_URL:
+        return REDIS_URL
+    fallback = "redis://127.0.0.1:6379/0"
+    try:
+        redis.Redis.from_url(fallback, socket_connect_timeout=0.5).ping()
+    except redis.RedisError:
+        pytest.skip("no Redis answers and PORTAL_TEST_REDIS_URL is not set")
+    return fallback
+
+
+def test_redis_storage_shares_the_counters_between_app_servers(app_config, postgres_schema, employee):
+    url = redis_url()
+    # Addresses and an account of this run only, so parallel runs never meet in Redis.
+    ip = f"10.{secrets.randbelow(256)}.{secrets.randbelow(256)}.{secrets.randbelow(254) + 1}"
+    account = f"redis-{secrets.token_hex(6)}@example.com"
+    servers = []
+
+    def server():
+        app = create_app({**app_config, "RATELIMIT_STORAGE_URL": url})
+        if postgres_schema is None:
+            with app.app_context():
+                Base.metadata.create_all(db.engine)
+        servers.append(app)
+        return app
+
+    client = redis.Redis.from_url(url)
+    try:
+        first = server()
+        for n in range(PER_ACCOUNT):
+            assert attempt(first.test_client(), account, ip=ip).status_code == 422
+        assert any(client.scan_iter(match=f"LIMITS:*{account}*"))
+        # Another app server (a new app, a new connection) sees the same counters.
+        second = server()
+        assert_friendly_429(attempt(second.test_client(), account, ip=ip))
+        # The address limit is shared too: the second server has its remaining ten.
+        for n in range(PER_ADDRESS - PER_ACCOUNT):
+            assert attempt(second.test_client(), f"other{n}-{account}", ip=ip).status_code == 422
+        assert_friendly_429(attempt(first.test_client(), f"last-{account}", ip=ip))
+    finally:
+        for key in [*client.scan_iter(match=f"LIMITS:*{ip}*"), *client.scan_iter(match=f"LIMITS:*{account}*")]:
+            client.delete(key)
+        client.close()
+        for app in servers:
+            with app.app_context():
+                db.engine.dispose()
