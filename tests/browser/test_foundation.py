@@ -253,3 +253,70 @@ def test_error_pages(page, make_account, camera):
     assert_focus_visible(page)
     page.keyboard.press("Enter")
     expect(page).to_have_url(re.compile(r"/profile/security$"))
+
+
+def test_admin_adds_an_employee_who_accepts_the_invitation_and_signs_in(
+    open_context, admin, camera
+):
+    admin_page = open_context().new_page()
+    admin_page.goto("/login")
+    sign_in_with_clicks(admin_page, admin.email)
+    expect(admin_page).to_have_url(re.compile(r"/profile/security$"))
+
+    admin_page.get_by_role("link", name="Administration").click()
+    expect(admin_page.get_by_role("heading", level=1)).to_have_text("Employees")
+    camera.check(admin_page, "employees")
+
+    # The whole addition by keyboard: the button in the page head, the form, Enter.
+    tab_to(admin_page, admin_page.get_by_role("link", name="Add an employee"))
+    admin_page.keyboard.press("Enter")
+    expect(admin_page.get_by_role("heading", level=1)).to_have_text("Add an employee")
+    camera.check(admin_page, "add-form")
+
+    type_into(admin_page, admin_page.get_by_label("Full name"), "Ivy Invited")
+    admin_page.keyboard.press("Enter")
+    expect(admin_page.get_by_text("Enter the employee's email.")).to_be_visible()
+    camera.check(admin_page, "add-form-error")
+
+    type_into(admin_page, admin_page.get_by_label("Work email"), "ivy.invited@northwind.example")
+    admin_page.keyboard.press("Enter")
+    expect(admin_page.get_by_role("heading", name="Ivy Invited is added")).to_be_visible()
+    link = admin_page.locator("#invite-link-url").inner_text().strip()
+    assert re.fullmatch(r"http://127\.0\.0\.1:\d+/invitation/\S+", link), link
+    camera.check(admin_page, "added")
+
+    # The employee, in a browser of their own, opens the link and chooses a password.
+    employee_page = open_context().new_page()
+    employee_page.goto(link)
+    expect(employee_page.get_by_role("heading", level=1)).to_have_text("Welcome, Ivy Invited")
+    camera.check(employee_page, "invitation")
+    type_into(employee_page, employee_page.get_by_label("New password", exact=True), "ivy's own passphrase")
+    type_into(employee_page, employee_page.get_by_label("Repeat the new password"), "ivy's own passphrase")
+    employee_page.keyboard.press("Enter")
+
+    expect(employee_page).to_have_url(re.compile(r"/login$"))
+    expect(employee_page.get_by_role("status")).to_have_text("Your password is set. Please sign in.")
+    camera.check(employee_page, "invitation-accepted")
+
+    type_into(employee_page, employee_page.get_by_label("Email"), "ivy.invited@northwind.example")
+    type_into(employee_page, employee_page.get_by_label("Password"), "ivy's own passphrase")
+    employee_page.keyboard.press("Enter")
+    expect(employee_page).to_have_url(re.compile(r"/profile/security$"))
+    expect(employee_page.get_by_role("banner")).to_contain_text("Ivy Invited")
+    expect(employee_page.get_by_role("link", name="Administration")).to_have_count(0)
+
+    # The link worked once.
+    response = employee_page.goto(link)
+    assert response.status == 404
+    expect(employee_page.get_by_role("heading", level=1)).to_have_text("This link is not valid")
+
+    # The admin finds the new employee in the list, now active.
+    admin_page.goto("/admin/")
+    admin_page.get_by_label("Search by name or email").fill("ivy")
+    row = admin_page.get_by_role("row", name=re.compile("Ivy Invited"))
+    expect(row).to_contain_text("Active")
+    expect(admin_page.get_by_role("row")).to_have_count(2)
+    camera.check(admin_page, "employees-found")
+    row.get_by_role("link", name="Ivy Invited").click()
+    expect(admin_page.get_by_role("heading", level=1)).to_have_text("Ivy Invited")
+    camera.check(admin_page, "employee")
