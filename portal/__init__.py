@@ -45,6 +45,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
 
     db.init_app(app)
+    from portal.auth import current
+
+    # First, so that a pending sign-in is sent to its second step before anything else.
+    current.init_app(app)
     csrf.init_app(app)
     htmx.init_app(app)
     limiter.init_app(app)
@@ -52,12 +56,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     from portal import cli, errors, headers, templating
     from portal.admin.routes import admin
-    from portal.auth import current
     from portal.auth.routes import auth
     from portal.profile.routes import profile
     from portal.setup.routes import setup
 
-    current.init_app(app)
     headers.init_app(app)
     errors.init_app(app)
     templating.init_app(app)

@@ -30,4 +30,6 @@ def init_app(app: Flask) -> None:
         if request.endpoint != "static":
             # Pages carry personal data, secrets and codes: no copies in any cache.
             headers["Cache-Control"] = "no-store"
+            # The same URL answers htmx with a fragment and a browser with the page.
+            response.vary.add("HX-Request")
         return response

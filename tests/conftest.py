@@ -139,3 +139,27 @@ def load_user(app, user_id: int) -> User:
         user = db.session.get(User, user_id)
         db.session.expunge(user)
         return user
+
+
+@pytest.fixture
+def enrol(app, clock):
+    """Turns two-step authentication on for a user through the service, as a confirmed
+    enrolment would; returns the secret and the recovery codes."""
+    from portal.services import totp, two_step
+    from portal.web import Origin
+
+    def _enrol(user_id: int, *, codes_saved: bool = True) -> tuple[str, list[str]]:
+        with app.app_context():
+            user = db.session.get(User, user_id)
+            secret = two_step.start_enrolment(user)
+            outcome = two_step.confirm_enrolment(
+                user, totp.code_at(secret, clock.now()), Origin("127.0.0.1", "pytest"), None
+            )
+            assert outcome.ok, outcome.message
+            if codes_saved:
+                two_step.confirm_codes_saved(user)
+        # The confirmation used this time step; later codes come from the next ones.
+        clock.advance(seconds=30)
+        return secret, outcome.codes
+
+    return _enrol

@@ -58,3 +58,18 @@ def sign_in(client: FlaskClient, email: str, password: str = DEFAULT_PASSWORD, *
 
 def page_text(response) -> str:
     return response.get_data(as_text=True)
+
+
+_SECRET_KEY_IN_PAGE = re.compile(r'<span class="secret-key" id="secret-key">([A-Z2-7 ]+)</span>')
+_RECOVERY_CODE_IN_PAGE = re.compile(r"<li>([2-9a-z]{5}-[2-9a-z]{5})</li>")
+
+
+def secret_from_page(html: str) -> str:
+    """The key as a person would type it from the Security page, without the spaces."""
+    match = _SECRET_KEY_IN_PAGE.search(html)
+    assert match, "no secret key on the page"
+    return match.group(1).replace(" ", "")
+
+
+def recovery_codes_from_page(html: str) -> list[str]:
+    return _RECOVERY_CODE_IN_PAGE.findall(html)

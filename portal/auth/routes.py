@@ -111,14 +111,14 @@ def second_step():
         if outcome.ok:
             return _complete_sign_in(row, "authenticator app")
         form.code.errors.append(outcome.message)
-        status = 429 if outcome.retry_after and two_step.seconds_to_wait(row.user) else 422
+        status = 429 if outcome.throttled else 422
     elif request.method == "POST":
         status = 422
     return (
         render_template(
             "auth/second_step.html",
             form=form,
-            wait=two_step.seconds_to_wait(row.user),
+            wait_notice=two_step.throttle_notice(row.user),
             next=safe_next(request.args.get("next")),
         ),
         status,
@@ -144,14 +144,14 @@ def recovery_step():
             )
             return _complete_sign_in(row, "recovery code")
         form.code.errors.append(outcome.message)
-        status = 429 if two_step.seconds_to_wait(row.user) else 422
+        status = 429 if outcome.throttled else 422
     elif request.method == "POST":
         status = 422
     return (
         render_template(
             "auth/recovery_step.html",
             form=form,
-            wait=two_step.seconds_to_wait(row.user),
+            wait_notice=two_step.throttle_notice(row.user),
             next=safe_next(request.args.get("next")),
         ),
         status,

@@ -314,7 +314,7 @@ def change_device():
     )
     if not outcome.ok:
         getattr(form, outcome.field).errors.append(outcome.message)
-        return _two_step_response(429 if outcome.retry_after else 422, open_form="device", guard_form=form)
+        return _two_step_response(429 if outcome.throttled else 422, open_form="device", guard_form=form)
     return _two_step_response()
 
 
@@ -332,7 +332,7 @@ def turn_off():
     if not outcome.ok:
         if outcome.field == "password" or outcome.field == "code":
             getattr(form, outcome.field).errors.append(outcome.message)
-        return _two_step_response(429 if outcome.retry_after else 422, open_form="turn-off", guard_form=form)
+        return _two_step_response(429 if outcome.throttled else 422, open_form="turn-off", guard_form=form)
     return _two_step_response(notice="Two-step authentication is off. Your other sessions were signed out.")
 
 
@@ -350,7 +350,7 @@ def regenerate_recovery_codes():
     if not outcome.ok:
         getattr(form, outcome.field).errors.append(outcome.message)
         return _two_step_response(
-            429 if outcome.retry_after else 422, open_form="regenerate", regenerate_form=form
+            429 if outcome.throttled else 422, open_form="regenerate", regenerate_form=form
         )
     return _two_step_response(notice="New recovery codes are ready; the old ones no longer work.")
 

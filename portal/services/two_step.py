@@ -35,7 +35,8 @@ class Outcome:
     ok: bool
     message: str = ""
     field: str = "code"  # which form field the message belongs to
-    retry_after: int = 0  # seconds, when throttled or locked
+    retry_after: int = 0  # seconds until the next code may be tried
+    throttled: bool = False  # refused unchecked, because the account must wait
     codes: list[str] = dataclass_field(default_factory=list)
 
 
@@ -66,17 +67,33 @@ def seconds_to_wait(user: User) -> int:
     return max(0, int(remaining + 0.999))
 
 
-def _wait_message(seconds: int) -> str:
-    if seconds > 90:
-        return f"Too many wrong codes. The code step is locked; try again in {round(seconds / 60)} minutes."
+def _wait_message(seconds: int, *, locked: bool) -> str:
+    if locked:
+        minutes = max(1, round(seconds / 60))
+        unit = "minute" if minutes == 1 else "minutes"
+        return (
+            "Too many wrong codes: the code step is locked for this account. "
+            f"Try again in {minutes} {unit}, or ask your administrator for help."
+        )
     return f"Too many wrong codes. Please wait {seconds} seconds before the next try."
+
+
+def throttle_notice(user: User) -> str | None:
+    """What the code page says before any attempt, while the account must wait."""
+    wait = seconds_to_wait(user)
+    if not wait:
+        return None
+    return _wait_message(wait, locked=user.second_step_failures >= LOCK_AFTER_FAILURES)
 
 
 def _throttled(user: User) -> Outcome | None:
     db.session.refresh(user)
     wait = seconds_to_wait(user)
     if wait:
-        return Outcome(ok=False, message=_wait_message(wait), retry_after=wait)
+        locked = user.second_step_failures >= LOCK_AFTER_FAILURES
+        return Outcome(
+            ok=False, message=_wait_message(wait, locked=locked), retry_after=wait, throttled=True
+        )
     return None
 
 
@@ -99,8 +116,9 @@ def _record_failure(user: User, origin: Origin, message: str, detail: str) -> Ou
     if failures == LOCK_AFTER_FAILURES:
         audit.record(audit.TWO_STEP_LOCKED, origin=origin, actor=user, detail="locked for 15 minutes")
     db.session.commit()
-    if failures >= LOCK_AFTER_FAILURES:
-        message = f"{message} {_wait_message(int(delay.total_seconds()))}"
+    if delay:
+        locked = failures >= LOCK_AFTER_FAILURES
+        message = f"{message} {_wait_message(int(delay.total_seconds()), locked=locked)}"
     return Outcome(ok=False, message=message, retry_after=int(delay.total_seconds()))
 
 

@@ -1,0 +1,82 @@
+"""Single use holds when many requests race: one recovery code, one TOTP code."""
+
+import threading
+
+from sqlalchemy import func, select
+
+from portal.database import db
+from portal.models import RecoveryCode, User
+from portal.services import recovery_codes, totp
+from portal.web import Origin
+from tests.support import post, sign_in
+
+RACERS = 20
+
+
+def _race(work) -> list:
+    barrier = threading.Barrier(RACERS)
+    results: list = [None] * RACERS
+
+    def run(index):
+        barrier.wait()
+        results[index] = work(index)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(RACERS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    return results
+
+
+def test_one_recovery_code_redeemed_by_20_threads_works_once(app, employee, enrol):
+    _, codes = enrol(employee)
+
+    def redeem(index):
+        with app.app_context():
+            user = db.session.get(User, employee)
+            spent = recovery_codes.redeem(user, codes[0], Origin(f"10.0.0.{index}", "race"))
+            db.session.commit()
+            return spent
+
+    assert sum(_race(redeem)) == 1
+    with app.app_context():
+        used = db.session.scalar(
+            select(func.count(RecoveryCode.id)).where(RecoveryCode.user_id == employee, RecoveryCode.used_at.is_not(None))
+        )
+    assert used == 1
+
+
+def test_one_recovery_code_in_20_pending_sign_ins_signs_in_once(app, employee, enrol):
+    _, codes = enrol(employee)
+    clients = [app.test_client() for _ in range(RACERS)]
+    for client in clients:
+        assert sign_in(client, "emma@example.com").status_code == 303
+    tokens = {id(c): c for c in clients}
+    assert len(tokens) == RACERS
+
+    def submit(index):
+        return post(clients[index], "/login/recovery", {"code": codes[3]}).status_code
+
+    statuses = _race(submit)
+    assert statuses.count(303) == 1, statuses
+
+
+def test_one_totp_code_in_20_pending_sign_ins_signs_in_once(app, employee, enrol, clock):
+    secret, _ = enrol(employee)
+    clients = [app.test_client() for _ in range(RACERS)]
+    for client in clients:
+        assert sign_in(client, "emma@example.com").status_code == 303
+    code = totp.code_at(secret, clock.now())
+    # Each client fetches its CSRF token before the race starts.
+    from tests.support import csrf_token
+
+    tokens = [csrf_token(client, "/login/code") for client in clients]
+
+    def submit(index):
+        return clients[index].post("/login/code", data={"code": code, "csrf_token": tokens[index]}).status_code
+
+    statuses = _race(submit)
+    assert statuses.count(303) == 1, statuses
+    with app.app_context():
+        assert db.session.get(User, employee).totp_last_step == totp.step_at(clock.now())

@@ -1,0 +1,246 @@
+"""Changes that guard two-step authentication: a new phone, turning it off, new codes."""
+
+from sqlalchemy import select
+
+from portal.database import db
+from portal.models import AuditEvent, RecoveryCode, User
+from portal.services import totp
+from tests.support import page_text, post, recovery_codes_from_page, secret_from_page, sign_in
+
+
+def _sign_in_with_code(client, secret, clock, email="emma@example.com"):
+    sign_in(client, email)
+    response = post(client, "/login/code", {"code": totp.code_at(secret, clock.now())})
+    assert response.status_code == 303, page_text(response)
+    clock.advance(seconds=30)
+
+
+def _user(app, user_id) -> User:
+    with app.app_context():
+        user = db.session.get(User, user_id)
+        db.session.expunge(user)
+        return user
+
+
+def _kinds(app, user_id) -> list[str]:
+    with app.app_context():
+        return db.session.scalars(select(AuditEvent.kind).where(AuditEvent.subject_id == user_id)).all()
+
+
+# --- My mobile device has changed ------------------------------------------------------
+
+
+def test_device_change_needs_the_password_and_a_code(client, app, employee, enrol, clock):
+    secret, _ = enrol(employee)
+    _sign_in_with_code(client, secret, clock)
+    opened = client.get("/profile/security?open=device")
+    assert "My mobile device has changed" in page_text(opened)
+
+    wrong_password = post(client, "/profile/security/device", {"password": "nope nope nope", "code": totp.code_at(secret, clock.now())})
+    assert wrong_password.status_code == 422
+    assert "password is not right" in page_text(wrong_password)
+    wrong_code = post(client, "/profile/security/device", {"password": "correct horse battery", "code": "000000" if totp.code_at(secret, clock.now()) != "000000" else "111111"})
+    assert wrong_code.status_code == 422
+    assert _user(app, employee).pending_totp_secret is None
+
+
+def test_new_phone_keeps_the_old_one_working_until_confirmed(client, other_client, app, employee, enrol, clock):
+    old_secret, _ = enrol(employee)
+    _sign_in_with_code(client, old_secret, clock)
+    started = post(client, "/profile/security/device", {"password": "correct horse battery", "code": totp.code_at(old_secret, clock.now())})
+    assert started.status_code == 200
+    page = page_text(started)
+    assert "Set up your new device" in page
+    new_secret = secret_from_page(page)
+    assert new_secret != old_secret
+    clock.advance(seconds=30)
+
+    # Meanwhile the old phone still signs in.
+    _sign_in_with_code(other_client, old_secret, clock)
+
+    confirmed = post(client, "/profile/security/confirm", {"code": totp.code_at(new_secret, clock.now())})
+    assert confirmed.status_code == 200
+    assert "Your new device is set up" in page_text(confirmed)
+    clock.advance(seconds=30)
+    # The other session was signed out, and the old phone's codes no longer work.
+    assert other_client.get("/profile/security").status_code == 302
+    sign_in(other_client, "emma@example.com")
+    assert post(other_client, "/login/code", {"code": totp.code_at(old_secret, clock.now())}).status_code == 422
+    clock.advance(seconds=30)
+    assert post(other_client, "/login/code", {"code": totp.code_at(new_secret, clock.now())}).status_code == 303
+    assert "device_changed" in _kinds(app, employee)
+
+
+def test_device_change_with_a_recovery_code_and_cancel(client, app, employee, enrol, clock):
+    old_secret, codes = enrol(employee)
+    _sign_in_with_code(client, old_secret, clock)
+    started = post(client, "/profile/security/device", {"password": "correct horse battery", "code": codes[0]})
+    assert started.status_code == 200
+    assert "Set up your new device" in page_text(started)
+    cancelled = post(client, "/profile/security/cancel")
+    assert "keeps working" in page_text(cancelled)
+    user = _user(app, employee)
+    assert user.pending_totp_secret is None and user.totp_secret is not None
+    post(client, "/logout")
+    _sign_in_with_code(client, old_secret, clock)
+
+
+# --- Turning it off --------------------------------------------------------------------
+
+
+def test_turn_off_needs_password_and_code_and_removes_everything(client, other_client, app, employee, enrol, clock):
+    secret, _ = enrol(employee)
+    _sign_in_with_code(other_client, secret, clock)
+    _sign_in_with_code(client, secret, clock)
+
+    refused = post(client, "/profile/security/turn-off", {"password": "correct horse battery", "code": "12345"})
+    assert refused.status_code == 422
+    assert _user(app, employee).totp_secret is not None
+
+    done = post(client, "/profile/security/turn-off", {"password": "correct horse battery", "code": totp.code_at(secret, clock.now())})
+    assert done.status_code == 200
+    assert "Two-step authentication is off" in page_text(done)
+    user = _user(app, employee)
+    assert user.totp_secret is None and user.totp_last_step is None
+    with app.app_context():
+        assert db.session.scalars(select(RecoveryCode).where(RecoveryCode.user_id == employee)).all() == []
+    assert other_client.get("/profile/security").status_code == 302
+    post(client, "/logout")
+    assert sign_in(client, "emma@example.com").headers["Location"].endswith("/profile/security")
+    assert "two_step_disabled" in _kinds(app, employee)
+
+
+def test_turn_off_is_refused_where_the_policy_forbids_it(client, app, employee, enrol, clock, monkeypatch):
+    from portal.services import policy
+
+    secret, _ = enrol(employee)
+    _sign_in_with_code(client, secret, clock)
+    monkeypatch.setattr(policy, "may_turn_off_two_step", lambda user: False)
+    assert "Turn off" not in page_text(client.get("/profile/security"))
+    refused = post(client, "/profile/security/turn-off", {"password": "correct horse battery", "code": totp.code_at(secret, clock.now())})
+    assert refused.status_code == 422
+    assert _user(app, employee).totp_secret is not None
+
+
+# --- New recovery codes ----------------------------------------------------------------
+
+
+def test_regenerate_needs_password_and_a_current_code_and_replaces_all(client, other_client, app, employee, enrol, clock):
+    secret, old_codes = enrol(employee)
+    _sign_in_with_code(client, secret, clock)
+    with_recovery_code = post(client, "/profile/security/recovery-codes", {"password": "correct horse battery", "code": old_codes[0]})
+    assert with_recovery_code.status_code == 422  # a current app code is needed here
+    wrong_password = post(client, "/profile/security/recovery-codes", {"password": "wrong password!", "code": totp.code_at(secret, clock.now())})
+    assert wrong_password.status_code == 422
+
+    response = post(client, "/profile/security/recovery-codes", {"password": "correct horse battery", "code": totp.code_at(secret, clock.now())})
+    assert response.status_code == 200
+    new_codes = recovery_codes_from_page(page_text(response))
+    assert len(new_codes) == 10 and not set(new_codes) & set(old_codes)
+    post(client, "/profile/security/codes-saved", {"saved": "y"})
+
+    sign_in(other_client, "emma@example.com")
+    assert post(other_client, "/login/recovery", {"code": old_codes[1]}).status_code == 422
+    assert post(other_client, "/login/recovery", {"code": new_codes[0]}).status_code == 303
+    assert "recovery_codes_regenerated" in _kinds(app, employee)
+
+
+# --- Guards on every 2FA form ----------------------------------------------------------
+
+TWO_STEP_FORMS = [
+    "/profile/security/enable",
+    "/profile/security/confirm",
+    "/profile/security/cancel",
+    "/profile/security/codes-saved",
+    "/profile/security/device",
+    "/profile/security/turn-off",
+    "/profile/security/recovery-codes",
+    "/login/code",
+    "/login/recovery",
+    "/login/cancel",
+]
+
+
+def test_every_two_step_form_needs_the_csrf_token(client, app, employee, enrol, clock):
+    secret, codes = enrol(employee)
+    _sign_in_with_code(client, secret, clock)
+    before = _user(app, employee)
+    for path in TWO_STEP_FORMS:
+        response = client.post(path, data={"password": "correct horse battery", "code": totp.code_at(secret, clock.now()), "saved": "y"})
+        assert response.status_code in (400, 303), path
+        if response.status_code == 303:  # the second-step pages send a full session away
+            assert "/login" not in response.headers["Location"] or path.startswith("/login")
+    after = _user(app, employee)
+    assert (after.totp_secret, after.pending_totp_secret, after.totp_last_step) == (
+        before.totp_secret,
+        before.pending_totp_secret,
+        before.totp_last_step,
+    )
+    assert client.get("/profile/security").status_code == 200
+
+
+def test_every_two_step_change_needs_a_signed_in_user(client):
+    for path in TWO_STEP_FORMS[:7]:
+        response = post(client, path, {"password": "x", "code": "123456"})
+        assert response.status_code == 302 and "/login" in response.headers["Location"], path
+
+
+# --- Sessions and activity -------------------------------------------------------------
+
+
+def test_sessions_panel_lists_and_ends_other_sessions(client, other_client, app, employee, clock):
+    sign_in(client, "emma@example.com", headers={"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0"})
+    sign_in(other_client, "emma@example.com", headers={"User-Agent": "Mozilla/5.0 (iPhone) Safari/604.1"})
+    page = page_text(client.get("/profile/security"))
+    assert "This browser" in page and "Safari on iPhone" in page
+    response = post(client, "/profile/security/sessions/end-others", htmx=True)
+    assert response.status_code == 200
+    assert page_text(response).lstrip().startswith('<section class="card" id="sessions"')
+    assert other_client.get("/profile/security").status_code == 302
+    assert client.get("/profile/security").status_code == 200
+
+
+def test_ending_another_users_session_changes_nothing(client, other_client, app, employee, make_user):
+    make_user("olga@example.com", name="Olga")
+    sign_in(client, "emma@example.com")
+    sign_in(other_client, "olga@example.com")
+    from portal.models import UserSession
+
+    with app.app_context():
+        olga_session = db.session.scalars(select(UserSession.id).join(User).where(User.email == "olga@example.com")).one()
+    response = post(client, f"/profile/security/sessions/{olga_session}/end")
+    assert response.status_code == 404
+    assert other_client.get("/profile/security").status_code == 200
+
+
+def test_recent_activity_shows_the_employees_events(client, employee, enrol, clock):
+    secret, _ = enrol(employee)
+    _sign_in_with_code(client, secret, clock)
+    page = page_text(client.get("/profile/security"))
+    assert "Two-step authentication turned on" in page
+    assert "Signed in" in page
+
+
+# --- Nothing secret leaks once enrolment is confirmed ----------------------------------
+
+
+def test_no_secret_or_code_in_cookies_logs_or_pages(client, app, employee, clock, caplog):
+    caplog.set_level("DEBUG")
+    sign_in(client, "emma@example.com")
+    secret = secret_from_page(page_text(post(client, "/profile/security/enable")))
+    code = totp.code_at(secret, clock.now())
+    codes = recovery_codes_from_page(page_text(post(client, "/profile/security/confirm", {"code": code})))
+    post(client, "/profile/security/codes-saved", {"saved": "y"})
+    secrets = [secret, totp.grouped(secret), *codes, *(c.replace("-", "") for c in codes)]
+
+    cookies = " ".join(cookie.value for cookie in client._cookies.values())
+    for value in secrets:
+        assert value not in cookies
+        assert value not in caplog.text
+
+    for rule in app.url_map.iter_rules():
+        if "GET" not in rule.methods or rule.arguments or rule.endpoint == "static":
+            continue
+        body = page_text(client.get(rule.rule, follow_redirects=True))
+        for value in secrets:
+            assert value not in body, (rule.rule, value)
