@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 export HOST PORT
 
-.PHONY: run test install assets migrate bench clean instance browser-deps
+.PHONY: run test test-deps install assets migrate bench clean instance browser-deps
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -43,12 +43,21 @@ run: install assets migrate
 	$(BIN)/gunicorn -c python:portal.gunicorn_conf wsgi:app
 
 # Debian's Chromium drives the browser tests (Playwright's own download is not used).
+# apt-get needs root: sudo is used only when make does not run as root.
 browser-deps:
 	@command -v chromium >/dev/null || { \
 	  echo "Installing Debian's chromium for the browser tests"; \
-	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null; }
+	  if [ "$$(id -u)" -eq 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
-test: $(VENV)/.test-installed assets browser-deps
+# axe-core (the accessibility checks in the browser tests) comes from package.json too.
+node_modules/axe-core/axe.min.js: node_modules/.package-lock.json
+	@test -f $@ || npm ci --no-audit --no-fund --loglevel=error
+
+test-deps: $(VENV)/.test-installed assets node_modules/axe-core/axe.min.js browser-deps
+
+test: test-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: $(VENV)/.test-installed
