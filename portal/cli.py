@@ -14,7 +14,7 @@ from flask.cli import AppGroup, with_appcontext
 from portal.database import db
 from portal.forms import EMAIL_PATTERN
 from portal.models import ROLE_ADMIN, ROLE_EMPLOYEE
-from portal.services import accounts, audit, first_run
+from portal.services import accounts, audit, first_run, two_step
 from portal.services.passwords import problem_with
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
@@ -34,6 +34,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(create_user)
     app.cli.add_command(backup)
     app.cli.add_command(setup_link)
+    app.cli.add_command(reset_two_step)
 
 
 # Commands carry their own app context: `flask` pushes one for them, but an app's own
@@ -134,3 +135,20 @@ def setup_link(base_url: str):
         raise click.ClickException("Setup is done already.")
     token = first_run.ensure_token(current_app.instance_path)
     click.echo(f"{base_url.rstrip('/')}/setup?token={token}")
+
+
+@click.command("reset-2fa", help="Turn off two-step authentication for someone locked out.")
+@click.argument("email")
+@click.option("--reason", required=True, help="Why; recorded in the audit log.")
+@with_appcontext
+def reset_two_step(email: str, reason: str):
+    user = accounts.by_email(email)
+    if user is None:
+        raise click.ClickException(f"There is no account with the email {email}.")
+    if not reason.strip():
+        raise click.ClickException("Give a reason; it is recorded in the audit log.")
+    two_step.reset(user, reason=f"command line: {reason.strip()[:400]}", origin=None, by=None)
+    click.echo(
+        f"Two-step authentication is reset for {user.email}; their sessions are signed out. "
+        "They can sign in with their password and turn it on again."
+    )

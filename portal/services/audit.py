@@ -38,6 +38,7 @@ TWO_STEP_LOCKED = "two_step_locked"
 DEVICE_CHANGED = "device_changed"
 RECOVERY_CODE_USED = "recovery_code_used"
 RECOVERY_CODES_REGENERATED = "recovery_codes_regenerated"
+TWO_STEP_RESET = "two_step_reset"
 
 DESCRIPTIONS = {
     SIGN_IN: "Signed in",
@@ -61,6 +62,7 @@ DESCRIPTIONS = {
     DEVICE_CHANGED: "Authenticator moved to a new device",
     RECOVERY_CODE_USED: "Recovery code used",
     RECOVERY_CODES_REGENERATED: "New recovery codes made",
+    TWO_STEP_RESET: "Two-step authentication reset by an administrator",
 }
 
 

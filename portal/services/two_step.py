@@ -316,6 +316,25 @@ def authorize_device_change(
     return Outcome(ok=True)
 
 
+def _remove_two_step(user: User) -> None:
+    user.totp_secret = None
+    user.totp_enabled_at = None
+    user.totp_last_step = None
+    user.pending_totp_secret = None
+    user.pending_totp_created_at = None
+    _reset_failures(user)
+    recovery_codes.remove_all(user)
+
+
+def reset(user: User, *, reason: str, origin: Origin | None, by: User | None) -> None:
+    """An administrator's way back in for someone who lost phone and codes: two-step is
+    removed, every session ends, and the employee enrols afresh."""
+    _remove_two_step(user)
+    sessions.end_all_except(user, None)
+    audit.record(audit.TWO_STEP_RESET, origin=origin, actor=by, subject=user, detail=reason)
+    db.session.commit()
+
+
 def turn_off(user: User, password: str, code: str, origin: Origin, keep: UserSession | None) -> Outcome:
     if not policy.may_turn_off_two_step(user):
         return Outcome(ok=False, message="Your company requires two-step authentication, so it cannot be turned off.")
@@ -325,12 +344,7 @@ def turn_off(user: User, password: str, code: str, origin: Origin, keep: UserSes
     outcome = _check_code_or_recovery(user, code, origin)
     if not outcome.ok:
         return outcome
-    user.totp_secret = None
-    user.totp_enabled_at = None
-    user.totp_last_step = None
-    user.pending_totp_secret = None
-    user.pending_totp_created_at = None
-    recovery_codes.remove_all(user)
+    _remove_two_step(user)
     ended = sessions.end_all_except(user, keep)
     audit.record(audit.TWO_STEP_DISABLED, origin=origin, actor=user, detail=f"{ended} other sessions ended")
     db.session.commit()
