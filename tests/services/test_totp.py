@@ -73,3 +73,12 @@ def test_qr_code_is_inline_svg_with_no_outside_reference():
 
 def test_key_is_shown_in_groups_of_four():
     assert totp.grouped("ABCDEFGHIJKLMNOP") == "ABCD EFGH IJKL MNOP"
+
+
+def test_codes_match_pyotp_for_random_secrets():
+    import pyotp
+
+    for _ in range(20):
+        secret = totp.new_secret()
+        for step in (0, 1, 55_000_000, 2**40):
+            assert totp.code_at_step(secret, step) == pyotp.TOTP(secret).generate_otp(step)
