@@ -7,6 +7,7 @@ from flask_login import current_user, login_required
 
 from portal.auth import current
 from portal.database import db
+from portal.extensions import limiter
 from portal.profile.forms import (
     ChangePasswordForm,
     CodesSavedForm,
@@ -22,6 +23,15 @@ from portal.services.passwords import problem_with
 from portal.web import render_page_or_fragment, request_origin, wants_fragment
 
 profile = Blueprint("profile", __name__, url_prefix="/profile")
+
+
+def _account_key() -> str:
+    return f"user:{current_user.get_id()}"
+
+
+# Password and code checks on these pages must not become a guessing oracle for someone
+# holding a stolen session: every change is limited per account as well as per address.
+limiter.limit("30 per minute", methods=["POST"], key_func=_account_key, scope="profile-account")(profile)
 
 
 @profile.get("/")

@@ -244,3 +244,15 @@ def test_no_secret_or_code_in_cookies_logs_or_pages(client, app, employee, clock
         body = page_text(client.get(rule.rule, follow_redirects=True))
         for value in secrets:
             assert value not in body, (rule.rule, value)
+
+
+def test_password_checks_on_the_security_page_are_rate_limited(client, app, employee, clock):
+    sign_in(client, "emma@example.com")
+    clock.advance(minutes=6)  # the password is no longer fresh, so Enable asks for it
+    statuses = [
+        post(client, "/profile/security/enable", {"password": f"guess number {i}"}).status_code
+        for i in range(32)
+    ]
+    assert statuses[:30] == [422] * 30
+    assert statuses[30:] == [429, 429]
+    assert _user(app, employee).pending_totp_secret is None
