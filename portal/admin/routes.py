@@ -138,7 +138,7 @@ def _access_action(user_id: int, action, success: str):
 def _employee_page(user: User, *, status: int = 200, **panel):
     return render_page_or_fragment(
         "admin/employee.html",
-        "admin/_employee_access.html",
+        "admin/_employee_access_swap.html",
         status=status,
         employee=user,
         open_link=employee_service.open_link(user),

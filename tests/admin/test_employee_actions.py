@@ -42,6 +42,7 @@ def test_the_page_shows_details_status_and_actions(admin_client, employee):
     response = admin_client.get(f"/admin/employees/{employee}")
     html = page_text(response)
     assert response.status_code == 200
+    assert "hx-swap-oob" not in html
     assert "Emma Stone" in html and "emma@example.com" in html
     assert 'id="employee-access"' in html
     for action in ("deactivate", "reset-password"):
@@ -110,6 +111,10 @@ def test_deactivation_by_htmx_swaps_the_access_panel(app, admin_client, employee
     assert "Emma Stone is deactivated" in html
     assert f'action="/admin/employees/{employee}/reactivate"' in html
     assert user_by_id(app, employee).active is False
+    # The activity list below the panel is brought up to date out of band.
+    events = html[html.index('id="employee-events"') :]
+    assert events.startswith('id="employee-events" aria-labelledby="employee-events-title" hx-swap-oob="true"')
+    assert "Employee deactivated" in events
 
 
 def test_an_admin_cannot_deactivate_themselves(app, admin_client, admin_user):
