@@ -139,6 +139,7 @@ def _two_step_context(*, open_form: str | None = None, **forms) -> dict:
         "guard_form": forms.get("guard_form") or PasswordAndCodeForm(),
         "regenerate_form": forms.get("regenerate_form") or RegenerateCodesForm(),
         "notice": forms.get("notice"),
+        "notice_kind": forms.get("notice_kind", "success"),
         "enrolment": None,
         "unsaved_codes": None,
         "codes_left": 0,
@@ -189,6 +190,7 @@ def _security_page_context() -> dict:
 
 def _two_step_response(status: int = 200, **forms):
     """The two-step area for htmx, the whole Security page otherwise."""
+    forms.setdefault("notice_kind", "warning" if status >= 400 else "success")
     if wants_fragment():
         response = render_page_or_fragment(
             "profile/security.html", "profile/_two_step.html", status=status, **_two_step_context(**forms)
@@ -257,6 +259,8 @@ def confirm_two_step():
     form = EnrolmentCodeForm()
     if not sessions.password_is_fresh(current.current_session()):
         return _two_step_response(403, asking_password=True, notice="For your safety, confirm your password again.")
+    if two_step.pending_secret(current_user) is None:
+        return _two_step_response(409, notice="There is no setup in progress, or it expired. Choose Enable to start again.")
     if not form.validate_on_submit():
         return _two_step_response(422, enrol_form=form)
     outcome = two_step.confirm_enrolment(

@@ -190,6 +190,6 @@ def test_enrolment_can_be_confirmed_once(client, other_client, app, employee, cl
     first = post(client, "/profile/security/confirm", {"code": code})
     second = post(client, "/profile/security/confirm", {"code": code})
     assert first.status_code == 200
-    assert second.status_code == 422
+    assert second.status_code == 409
     with app.app_context():
         assert len(db.session.scalars(select(RecoveryCode).where(RecoveryCode.user_id == employee)).all()) == 10
