@@ -5,7 +5,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from portal.database import db
-from portal.web import wants_fragment
+from portal.web import UnusableInput, refuse_unusable_input, wants_fragment
 
 MESSAGES = {
     400: ("Bad request", "The request could not be understood. Please go back and try again."),
@@ -14,6 +14,7 @@ MESSAGES = {
     405: ("Not allowed", "That action is not available here."),
     410: ("Gone", "This link is no longer valid."),
     413: ("Too large", "What you sent is too large."),
+    415: ("Not a form", "Send the form from the portal's page."),
     429: ("Too many attempts", "Please wait a moment before you try again."),
     500: ("Something went wrong", "The portal could not finish this request. Nothing was changed."),
 }
@@ -34,6 +35,13 @@ def _render(status: int, message: str | None = None):
 
 
 def init_app(app: Flask) -> None:
+    # Bad input of any shape gets its 4xx before a view sees it (after the CSRF check).
+    app.before_request(refuse_unusable_input)
+
+    @app.errorhandler(UnusableInput)
+    def _unusable(error: UnusableInput):
+        return _render(400, error.description)
+
     @app.errorhandler(CSRFError)
     def _csrf(error: CSRFError):
         return _render(400, "This form has expired or was not sent from the portal. Reload the page and try again.")

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from flask import make_response, render_template, request
+from werkzeug.exceptions import BadRequest, NotFound, UnsupportedMediaType
 from werkzeug.wrappers import Response
 
 
@@ -52,3 +53,28 @@ def safe_next(target: str | None) -> str | None:
     if any(ord(ch) < 32 for ch in target):
         return None
     return target
+
+
+_FORM_TYPES = frozenset({"", "application/x-www-form-urlencoded", "multipart/form-data"})
+
+
+class UnusableInput(BadRequest):
+    """A request no form of the portal can use; the description is shown to the person."""
+
+
+def refuse_unusable_input() -> None:
+    """Refuses, before any view runs, input of a shape that no form here takes.
+
+    WTForms would otherwise hand a view a file or a JSON number where it expects text,
+    and the database would fail on an id too large for its column instead of finding
+    nothing. Odd characters in text are the forms' business: they say which field.
+    """
+    for value in (request.view_args or {}).values():
+        if isinstance(value, int) and not -(2**31) <= value < 2**31:
+            raise NotFound()
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return
+    if request.mimetype not in _FORM_TYPES:
+        raise UnsupportedMediaType("Send the form from the portal's page.")
+    if request.files:
+        raise UnusableInput("This form does not take files.")
