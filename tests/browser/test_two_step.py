@@ -143,11 +143,21 @@ def test_enable_from_the_qr_code_then_sign_in_with_a_code_and_a_recovery_code(pa
 def test_enable_by_typing_the_key_and_sign_in_by_keyboard_alone(page: Page, make_account, camera):
     account = make_account("Kai Typist")
     sign_in_with_password(page, account.email)
+    security_url = page.url
 
     def key_typed_by_hand(page: Page) -> str:
         grouped = page.locator("#secret-key").inner_text()
         assert re.fullmatch(r"([A-Z2-7]{4} ){7}[A-Z2-7]{4}", grouped), grouped
         return typed_key(page)
+
+    # A setup cancelled half-way changes nothing.
+    area = two_step_area(page)
+    mark_page(page)
+    area.get_by_role("button", name="Enable").click()
+    area.get_by_role("button", name="Cancel").click()
+    expect(area.get_by_role("status")).to_have_text("Setup was cancelled. Nothing changed.")
+    expect(area.locator(".badge")).to_have_text("Off")
+    assert_not_reloaded(page, security_url)
 
     app, _codes = enable_two_step(page, key_typed_by_hand)
     sign_out(page)
@@ -241,8 +251,14 @@ def test_enable_and_sign_in_without_javascript(open_context, make_account, camer
     # Each button is a plain form post and the whole page comes back.
     area.get_by_role("button", name="Enable").click()
     expect(page).to_have_url(re.compile(r"/profile/security/enable$"))
+    area.get_by_role("button", name="Cancel").click()
+    expect(page).to_have_url(re.compile(r"/profile/security/cancel$"))
+    expect(area.get_by_role("status")).to_have_text("Setup was cancelled. Nothing changed.")
+    area.get_by_role("button", name="Enable").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Security")
+    # The whole page, and the area's notice stays in the area.
     expect(page.locator("#sessions")).to_be_visible()
+    expect(page.locator("#sessions").get_by_role("status")).to_have_count(0)
     expect(page.get_by_role("button", name="Copy key")).to_be_hidden()
     app = Authenticator(scan_qr(page).secret)
 
