@@ -2,7 +2,7 @@
 
 from flask_wtf import FlaskForm
 from wtforms import StringField
-from wtforms.validators import DataRequired, Length, Regexp
+from wtforms.validators import DataRequired, Length, Regexp, ValidationError
 
 
 class EmptyForm(FlaskForm):
@@ -29,3 +29,10 @@ def code_field(label: str = "Authentication code") -> StringField:
 
 
 EMAIL_PATTERN = Regexp(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", message="Enter a valid email address.")
+
+
+def printable(form, field) -> None:
+    """Refuses control characters (PostgreSQL rejects NUL) and U+FFFD, which is what
+    invalid UTF-8 in the request turns into."""
+    if field.data and (not field.data.isprintable() or "\ufffd" in field.data):
+        raise ValidationError("Use letters, digits and punctuation only.")

@@ -3,17 +3,10 @@
 from flask_wtf import FlaskForm
 from wtforms import EmailField, SelectField, StringField
 from wtforms.fields import SelectChoice
-from wtforms.validators import DataRequired, Length, ValidationError
+from wtforms.validators import DataRequired, Length
 
-from portal.forms import EMAIL_PATTERN
+from portal.forms import EMAIL_PATTERN, printable
 from portal.models import ROLE_ADMIN, ROLE_EMPLOYEE
-
-
-def printable(form, field) -> None:
-    """Refuses control characters (PostgreSQL rejects NUL) and U+FFFD, which is what
-    invalid UTF-8 in the request turns into."""
-    if field.data and (not field.data.isprintable() or "\ufffd" in field.data):
-        raise ValidationError("Use letters, digits and punctuation only.")
 
 
 class AddEmployeeForm(FlaskForm):

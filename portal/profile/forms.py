@@ -2,19 +2,19 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
-from portal.forms import EMAIL_PATTERN, code_field
+from portal.forms import EMAIL_PATTERN, code_field, printable
 from portal.services.passwords import MAX_LENGTH
 
 
 class ProfileForm(FlaskForm):
     name = StringField(
         "Name",
-        validators=[DataRequired("Enter your name."), Length(max=120)],
+        validators=[DataRequired("Enter your name."), Length(max=120), printable],
         render_kw={"autocomplete": "name"},
     )
     email = EmailField(
         "Email",
-        validators=[DataRequired("Enter your email."), Length(max=254), EMAIL_PATTERN],
+        validators=[DataRequired("Enter your email."), Length(max=254), EMAIL_PATTERN, printable],
         render_kw={"autocomplete": "email"},
     )
 

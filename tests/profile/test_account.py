@@ -73,6 +73,8 @@ def test_someone_elses_email_is_refused(app, emma, employee, make_user, email):
         ({"name": "", "email": "emma@example.com"}, "Enter your name."),
         ({"name": "Emma", "email": "nope"}, "Enter a valid email address."),
         ({"name": "E" * 1_000_000, "email": "emma@example.com"}, "Field cannot be longer than 120"),
+        ({"name": "Emma\x00", "email": "emma@example.com"}, "Use letters, digits"),
+        ({"name": "Emma", "email": "emma\x00@example.com"}, "Use letters, digits"),
     ],
 )
 def test_bad_details_are_refused(app, emma, employee, data, message):
