@@ -232,6 +232,19 @@ def test_a_new_phone_replaces_the_old_one(page: Page, make_account, camera):
     expect(page.locator("#activity")).to_contain_text("Authenticator moved to a new device")
     camera.check(page, "device-changed")
 
+    # The other open forms of the area, seen and closed again without a code spent.
+    area.get_by_role("link", name="Turn off").click()
+    expect(area.get_by_role("heading", name="Turn off two-step authentication")).to_be_visible()
+    camera.check(page, "turn-off-form")
+    area.get_by_role("link", name="Keep it on").click()
+    area.get_by_role("link", name="Make new codes").click()
+    expect(area.get_by_role("heading", name="Make new recovery codes")).to_be_visible()
+    assert_code_field(area.get_by_label("Code from your app"))
+    camera.check(page, "regenerate-form")
+    area.get_by_role("link", name="Cancel").click()
+    expect(area.get_by_role("link", name="Make new codes")).to_be_visible()
+    assert_not_reloaded(page, security_url)
+
     sign_out(page)
     sign_in_with_password(page, account.email)
     enter_sign_in_code(page, old_app.shown_now())
