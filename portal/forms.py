@@ -1,8 +1,10 @@
 """Form pieces shared by the blueprints."""
 
 from flask_wtf import FlaskForm
-from wtforms import StringField
-from wtforms.validators import DataRequired, Length, Regexp, ValidationError
+from wtforms import EmailField, PasswordField, StringField
+from wtforms.validators import DataRequired, EqualTo, Length, Regexp, ValidationError
+
+from portal.services.passwords import MAX_LENGTH
 
 
 class EmptyForm(FlaskForm):
@@ -36,3 +38,38 @@ def printable(form, field) -> None:
     invalid UTF-8 in the request turns into."""
     if field.data and (not field.data.isprintable() or "\ufffd" in field.data):
         raise ValidationError("Use letters, digits and punctuation only.")
+
+
+def current_password_field(label: str = "Your password") -> PasswordField:
+    return PasswordField(
+        label,
+        validators=[DataRequired("Enter your password."), Length(max=MAX_LENGTH)],
+        render_kw={"autocomplete": "current-password"},
+    )
+
+
+def new_password_field(label: str = "New password") -> PasswordField:
+    return PasswordField(
+        label,
+        validators=[DataRequired("Choose a password."), Length(max=MAX_LENGTH)],
+        render_kw={"autocomplete": "new-password"},
+    )
+
+
+def repeat_password_field(other: str, label: str = "Repeat the new password") -> PasswordField:
+    return PasswordField(
+        label,
+        validators=[
+            DataRequired("Repeat the password."),
+            EqualTo(other, message="The two passwords differ."),
+        ],
+        render_kw={"autocomplete": "new-password"},
+    )
+
+
+def email_field(label: str = "Email", **render_kw) -> EmailField:
+    return EmailField(
+        label,
+        validators=[DataRequired("Enter the email address."), Length(max=254), EMAIL_PATTERN, printable],
+        render_kw={"autocomplete": "email", **render_kw},
+    )

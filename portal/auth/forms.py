@@ -1,22 +1,19 @@
 from flask_wtf import FlaskForm
-from wtforms import EmailField, HiddenField, PasswordField, StringField
-from wtforms.validators import DataRequired, EqualTo, Length
+from wtforms import HiddenField, StringField
+from wtforms.validators import DataRequired, Length
 
-from portal.forms import EMAIL_PATTERN, code_field
-from portal.services.passwords import MAX_LENGTH
+from portal.forms import (
+    code_field,
+    current_password_field,
+    email_field,
+    new_password_field,
+    repeat_password_field,
+)
 
 
 class SignInForm(FlaskForm):
-    email = EmailField(
-        "Email",
-        validators=[DataRequired("Enter your email."), Length(max=254), EMAIL_PATTERN],
-        render_kw={"autocomplete": "username", "autofocus": True},
-    )
-    password = PasswordField(
-        "Password",
-        validators=[DataRequired("Enter your password."), Length(max=MAX_LENGTH)],
-        render_kw={"autocomplete": "current-password"},
-    )
+    email = email_field(autocomplete="username", autofocus=True)
+    password = current_password_field("Password")
     next = HiddenField()
 
 
@@ -33,16 +30,5 @@ class RecoveryCodeForm(FlaskForm):
 
 
 class SetPasswordForm(FlaskForm):
-    password = PasswordField(
-        "New password",
-        validators=[DataRequired("Choose a password."), Length(max=MAX_LENGTH)],
-        render_kw={"autocomplete": "new-password"},
-    )
-    confirm = PasswordField(
-        "Repeat the new password",
-        validators=[
-            DataRequired("Repeat the password."),
-            EqualTo("password", message="The two passwords differ."),
-        ],
-        render_kw={"autocomplete": "new-password"},
-    )
+    password = new_password_field()
+    confirm = repeat_password_field("password")

@@ -98,63 +98,56 @@ def _complete_sign_in(row, method: str):
     return redirect(safe_next(request.args.get("next")) or url_for("profile.security"), code=303)
 
 
-@auth.route("/login/code", methods=["GET", "POST"])
-@_code_step_limits
-def second_step():
+def _code_step(form, template: str, verify, method: str, on_success=None):
+    """The second step with one kind of code: the app's, or a recovery code."""
     row, restart = _pending_or_restart()
     if restart:
         return restart
-    form = CodeForm()
     status = 200
     if form.validate_on_submit():
-        outcome = two_step.verify_sign_in_code(row.user, form.code.data, request_origin())
+        outcome = verify(row.user, form.code.data, request_origin())
         if outcome.ok:
-            return _complete_sign_in(row, "authenticator app")
+            if on_success:
+                on_success(row.user)
+            return _complete_sign_in(row, method)
         form.code.errors.append(outcome.message)
         status = 429 if outcome.throttled else 422
     elif request.method == "POST":
         status = 422
-    return (
-        render_template(
-            "auth/second_step.html",
-            form=form,
-            wait_notice=two_step.throttle_notice(row.user),
-            next=safe_next(request.args.get("next")),
-        ),
-        status,
+    context = {
+        "form": form,
+        "wait_notice": two_step.throttle_notice(row.user),
+        "next": safe_next(request.args.get("next")),
+    }
+    return render_template(template, **context), status
+
+
+@auth.route("/login/code", methods=["GET", "POST"])
+@_code_step_limits
+def second_step():
+    return _code_step(
+        CodeForm(), "auth/second_step.html", two_step.verify_sign_in_code, "authenticator app"
+    )
+
+
+def _tell_codes_left(user) -> None:
+    left = recovery_codes.remaining(user)
+    flash(
+        f"You signed in with a recovery code; {left} of them are left. "
+        "If your phone is lost or replaced, choose “My mobile device has changed” below.",
+        "warning",
     )
 
 
 @auth.route("/login/recovery", methods=["GET", "POST"])
 @_code_step_limits
 def recovery_step():
-    row, restart = _pending_or_restart()
-    if restart:
-        return restart
-    form = RecoveryCodeForm()
-    status = 200
-    if form.validate_on_submit():
-        outcome = two_step.verify_sign_in_recovery_code(row.user, form.code.data, request_origin())
-        if outcome.ok:
-            left = recovery_codes.remaining(row.user)
-            flash(
-                f"You signed in with a recovery code; {left} of them are left. "
-                "If your phone is lost or replaced, choose “My mobile device has changed” below.",
-                "warning",
-            )
-            return _complete_sign_in(row, "recovery code")
-        form.code.errors.append(outcome.message)
-        status = 429 if outcome.throttled else 422
-    elif request.method == "POST":
-        status = 422
-    return (
-        render_template(
-            "auth/recovery_step.html",
-            form=form,
-            wait_notice=two_step.throttle_notice(row.user),
-            next=safe_next(request.args.get("next")),
-        ),
-        status,
+    return _code_step(
+        RecoveryCodeForm(),
+        "auth/recovery_step.html",
+        two_step.verify_sign_in_recovery_code,
+        "recovery code",
+        on_success=_tell_codes_left,
     )
 
 

@@ -1,9 +1,15 @@
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, PasswordField, StringField
-from wtforms.validators import DataRequired, EqualTo, Length
+from wtforms import BooleanField, StringField
+from wtforms.validators import DataRequired, Length
 
-from portal.forms import EMAIL_PATTERN, code_field, printable
-from portal.services.passwords import MAX_LENGTH
+from portal.forms import (
+    code_field,
+    current_password_field,
+    email_field,
+    new_password_field,
+    printable,
+    repeat_password_field,
+)
 
 
 class ProfileForm(FlaskForm):
@@ -12,37 +18,17 @@ class ProfileForm(FlaskForm):
         validators=[DataRequired("Enter your name."), Length(max=120), printable],
         render_kw={"autocomplete": "name"},
     )
-    email = EmailField(
-        "Email",
-        validators=[DataRequired("Enter your email."), Length(max=254), EMAIL_PATTERN, printable],
-        render_kw={"autocomplete": "email"},
-    )
+    email = email_field()
 
 
 class ChangePasswordForm(FlaskForm):
-    current_password = PasswordField(
-        "Current password",
-        validators=[DataRequired("Enter your current password."), Length(max=MAX_LENGTH)],
-        render_kw={"autocomplete": "current-password"},
-    )
-    new_password = PasswordField(
-        "New password",
-        validators=[DataRequired("Choose a new password."), Length(max=MAX_LENGTH)],
-        render_kw={"autocomplete": "new-password"},
-    )
-    confirm = PasswordField(
-        "Repeat the new password",
-        validators=[DataRequired("Repeat the new password."), EqualTo("new_password", "The two passwords differ.")],
-        render_kw={"autocomplete": "new-password"},
-    )
+    current_password = current_password_field("Current password")
+    new_password = new_password_field()
+    confirm = repeat_password_field("new_password")
 
 
 class ConfirmPasswordForm(FlaskForm):
-    password = PasswordField(
-        "Your password",
-        validators=[DataRequired("Enter your password."), Length(max=MAX_LENGTH)],
-        render_kw={"autocomplete": "current-password"},
-    )
+    password = current_password_field()
 
 
 class EnrolmentCodeForm(FlaskForm):
@@ -59,11 +45,7 @@ class CodesSavedForm(FlaskForm):
 class PasswordAndCodeForm(FlaskForm):
     """Guards turning off and moving to a new phone: an app code or a recovery code."""
 
-    password = PasswordField(
-        "Your password",
-        validators=[DataRequired("Enter your password."), Length(max=MAX_LENGTH)],
-        render_kw={"autocomplete": "current-password"},
-    )
+    password = current_password_field()
     code = StringField(
         "Code from your app, or a recovery code",
         validators=[
@@ -75,9 +57,5 @@ class PasswordAndCodeForm(FlaskForm):
 
 
 class RegenerateCodesForm(FlaskForm):
-    password = PasswordField(
-        "Your password",
-        validators=[DataRequired("Enter your password."), Length(max=MAX_LENGTH)],
-        render_kw={"autocomplete": "current-password"},
-    )
+    password = current_password_field()
     code = code_field("Code from your app")

@@ -203,6 +203,25 @@ def _check_password(user: User, password: str, origin: Origin, keep: UserSession
     return Outcome(ok=False, message="The password is not right.", field="password")
 
 
+def _confirm_identity(
+    user: User,
+    password: str,
+    code: str,
+    origin: Origin,
+    keep: UserSession | None,
+    *,
+    recovery_allowed: bool,
+) -> Outcome | None:
+    """The password and a code, for a change that guards two-step itself; None when both
+    are right, else the refusal. A wrong code counts like one at sign-in."""
+    refused = _check_password(user, password, origin, keep)
+    if refused:
+        return refused
+    check = _check_code_or_recovery if recovery_allowed else _check_current_code
+    outcome = check(user, code, origin)
+    return None if outcome.ok else outcome
+
+
 # --- the sign-in step -----------------------------------------------------------------
 
 
@@ -306,12 +325,9 @@ def authorize_device_change(
 ) -> Outcome:
     """Password plus a code from the old app or a recovery code, then a new pending secret.
     The old secret keeps working until the new one is confirmed."""
-    refused = _check_password(user, password, origin, keep)
+    refused = _confirm_identity(user, password, code, origin, keep, recovery_allowed=True)
     if refused:
         return refused
-    outcome = _check_code_or_recovery(user, code, origin)
-    if not outcome.ok:
-        return outcome
     start_enrolment(user)  # commits the spent code with it
     return Outcome(ok=True)
 
@@ -338,12 +354,9 @@ def reset(user: User, *, reason: str, origin: Origin | None, by: User | None) ->
 def turn_off(user: User, password: str, code: str, origin: Origin, keep: UserSession | None) -> Outcome:
     if not policy.may_turn_off_two_step(user):
         return Outcome(ok=False, message="Your company requires two-step authentication, so it cannot be turned off.")
-    refused = _check_password(user, password, origin, keep)
+    refused = _confirm_identity(user, password, code, origin, keep, recovery_allowed=True)
     if refused:
         return refused
-    outcome = _check_code_or_recovery(user, code, origin)
-    if not outcome.ok:
-        return outcome
     _remove_two_step(user)
     ended = sessions.end_all_except(user, keep)
     audit.record(audit.TWO_STEP_DISABLED, origin=origin, actor=user, detail=f"{ended} other sessions ended")
@@ -354,12 +367,9 @@ def turn_off(user: User, password: str, code: str, origin: Origin, keep: UserSes
 def regenerate_recovery_codes(
     user: User, password: str, code: str, origin: Origin, keep: UserSession | None
 ) -> Outcome:
-    refused = _check_password(user, password, origin, keep)
+    refused = _confirm_identity(user, password, code, origin, keep, recovery_allowed=False)
     if refused:
         return refused
-    outcome = _check_current_code(user, code, origin)
-    if not outcome.ok:
-        return outcome
     codes = recovery_codes.replace_all(user)
     audit.record(audit.RECOVERY_CODES_REGENERATED, origin=origin, actor=user)
     db.session.commit()
