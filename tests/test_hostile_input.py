@@ -45,10 +45,6 @@ GARBAGE = "\u202e<script>alert(1)</script>' OR 1=1 --\x7f"
 # Answers found wanting, reported to the owners of those routes; listed here so that the
 # test stays strict for everything else, and shows them as expected failures until fixed.
 KNOWN_GAPS = {
-    ("/profile/security/confirm", "422 without an error message"):
-        "confirming a code with no enrolment in progress answers 422 with no message",
-    ("/profile/security/enable", "409 without a message for a person"):
-        "htmx 'enable' while two-step is already on answers 409 with no message",
     ("/login", "NUL bytes"):
         "a NUL in the email reaches the database: a 500 on PostgreSQL",
     ("/profile/details", "NUL bytes"):
