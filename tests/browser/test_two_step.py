@@ -188,8 +188,7 @@ def test_enable_by_typing_the_key_and_sign_in_by_keyboard_alone(page: Page, make
     tab_to(page, page.get_by_role("link", name="Use a recovery code instead"))
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", level=1)).to_have_text("Use a recovery code")
-    assert_code_field_recovery = page.get_by_label("Recovery code")
-    expect(assert_code_field_recovery).to_have_attribute("autocomplete", "one-time-code")
+    expect(page.get_by_label("Recovery code")).to_have_attribute("autocomplete", "one-time-code")
 
 
 def test_a_new_phone_replaces_the_old_one(page: Page, make_account, camera):
