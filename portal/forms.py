@@ -11,7 +11,7 @@ class EmptyForm(FlaskForm):
     """A POST-only button: carries the CSRF token and nothing else."""
 
 
-def code_field(label: str = "Authentication code") -> StringField:
+def code_field(label: str = "Authentication code", **render_kw) -> StringField:
     """A six-digit code from the authenticator app."""
     return StringField(
         label,
@@ -26,6 +26,7 @@ def code_field(label: str = "Authentication code") -> StringField:
             "pattern": "[0-9 ]*",
             "maxlength": "7",
             "spellcheck": "false",
+            **render_kw,
         },
     )
 

@@ -18,14 +18,19 @@ class SignInForm(FlaskForm):
 
 
 class CodeForm(FlaskForm):
-    code = code_field()
+    code = code_field(autofocus=True)
 
 
 class RecoveryCodeForm(FlaskForm):
     code = StringField(
         "Recovery code",
         validators=[DataRequired("Enter one of your recovery codes."), Length(max=40)],
-        render_kw={"autocomplete": "one-time-code", "spellcheck": "false", "autocapitalize": "none"},
+        render_kw={
+            "autocomplete": "one-time-code",
+            "spellcheck": "false",
+            "autocapitalize": "none",
+            "autofocus": True,
+        },
     )
 
 

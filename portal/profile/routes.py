@@ -232,12 +232,7 @@ def enable_two_step():
         if not form.validate_on_submit():
             return _two_step_response(422, password_form=form, asking_password=True)
         if not accounts.verify_password(current_user, form.password.data):
-            audit.record(
-                audit.SIGN_IN_FAILED,
-                origin=request_origin(),
-                actor=current_user,
-                detail="wrong password on the Security page",
-            )
+            audit.record(audit.PASSWORD_CONFIRM_FAILED, origin=request_origin(), actor=current_user)
             db.session.commit()
             form.password.errors.append("The password is not right.")
             return _two_step_response(422, password_form=form, asking_password=True)

@@ -39,6 +39,7 @@ DEVICE_CHANGED = "device_changed"
 RECOVERY_CODE_USED = "recovery_code_used"
 RECOVERY_CODES_REGENERATED = "recovery_codes_regenerated"
 TWO_STEP_RESET = "two_step_reset"
+PASSWORD_CONFIRM_FAILED = "password_confirm_failed"
 
 DESCRIPTIONS = {
     SIGN_IN: "Signed in",
@@ -63,6 +64,7 @@ DESCRIPTIONS = {
     RECOVERY_CODE_USED: "Recovery code used",
     RECOVERY_CODES_REGENERATED: "New recovery codes made",
     TWO_STEP_RESET: "Two-step authentication reset by an administrator",
+    PASSWORD_CONFIRM_FAILED: "Wrong password when confirming a security change",
 }
 
 

@@ -198,7 +198,7 @@ def _check_password(user: User, password: str, origin: Origin, keep: UserSession
         if keep is not None:
             sessions.confirm_password(keep)
         return None
-    audit.record(audit.SIGN_IN_FAILED, origin=origin, actor=user, detail="wrong password on the Security page")
+    audit.record(audit.PASSWORD_CONFIRM_FAILED, origin=origin, actor=user)
     db.session.commit()
     return Outcome(ok=False, message="The password is not right.", field="password")
 
