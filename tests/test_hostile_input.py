@@ -42,20 +42,6 @@ VOLATILE_COLUMNS = {
 APPEND_ONLY_TABLES = {"audit_events"}
 GARBAGE = "\u202e<script>alert(1)</script>' OR 1=1 --\x7f"
 
-# Answers found wanting, reported to the owners of those routes; listed here so that the
-# test stays strict for everything else, and shows them as expected failures until fixed.
-KNOWN_GAPS = {
-    ("/login", "NUL bytes"):
-        "a NUL in the email reaches the database: a 500 on PostgreSQL",
-    ("/profile/details", "NUL bytes"):
-        "the profile form takes NUL in name and email (stored on SQLite, a 500 on PostgreSQL)",
-}
-
-
-def known_gap(path: str, payload: str, problem: str) -> str | None:
-    return KNOWN_GAPS.get((path, problem)) or KNOWN_GAPS.get((path, payload))
-
-
 ANONYMOUS, PENDING, SIGNED_IN, SETUP = "anonymous", "pending", "signed in", "setup"
 
 
@@ -343,7 +329,6 @@ def test_hostile_posts_are_refused_cleanly(app, worlds, state):
     token = csrf_token(world.client, "/login")
 
     problems = []
-    gaps: set[str] = set()
     attacked = []
     for rule in rules:
         url = adapter.build(rule.endpoint, {name: world.url_values[name] for name in rule.arguments})
@@ -361,15 +346,10 @@ def test_hostile_posts_are_refused_cleanly(app, worlds, state):
             problem = readable_problem(response, must_refuse=known is not None or not payload.with_token)
             if problem is None and snapshot(app) != before:
                 problem = describe_change(before, snapshot(app))
-            gap = problem and known_gap(urlsplit(url).path, payload.name, problem)
-            if gap:
-                gaps.add(gap)
-            elif problem:
+            if problem:
                 problems.append(f"POST {url} [{payload.name}]: {problem}")
     assert attacked or state == PENDING, f"no POST route is meant for the {state} state"
     assert not problems, "\n".join(problems)
-    if gaps:
-        pytest.xfail("known gaps: " + "; ".join(sorted(gaps)))
 
 
 def test_every_post_route_is_attacked(app):
