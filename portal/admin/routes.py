@@ -15,6 +15,8 @@ from portal.services.accounts import AccountError
 from portal.web import render_page_or_fragment, request_origin, wants_fragment
 
 admin = Blueprint("admin", __name__, url_prefix="/admin")
+# Ids beyond a 32-bit integer cannot exist; the bound turns them into a 404 before the query.
+EMPLOYEE = "/employees/<int(max=2147483647):user_id>"
 
 
 def admin_required(view):
@@ -77,13 +79,13 @@ def add_employee():
     )
 
 
-@admin.get("/employees/<int(max=2147483647):user_id>")
+@admin.get(EMPLOYEE)
 @admin_required
 def employee(user_id: int):
     return _employee_page(_employee_or_404(user_id))
 
 
-@admin.post("/employees/<int(max=2147483647):user_id>/deactivate")
+@admin.post(EMPLOYEE + "/deactivate")
 @admin_required
 def deactivate(user_id: int):
     return _access_action(
@@ -93,7 +95,7 @@ def deactivate(user_id: int):
     )
 
 
-@admin.post("/employees/<int(max=2147483647):user_id>/reactivate")
+@admin.post(EMPLOYEE + "/reactivate")
 @admin_required
 def reactivate(user_id: int):
     return _access_action(
@@ -103,7 +105,7 @@ def reactivate(user_id: int):
     )
 
 
-@admin.post("/employees/<int(max=2147483647):user_id>/reset-password")
+@admin.post(EMPLOYEE + "/reset-password")
 @admin_required
 def reset_password(user_id: int):
     user = _employee_or_404(user_id)
