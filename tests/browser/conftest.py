@@ -17,7 +17,14 @@ from http.cookiejar import CookieJar
 import pytest
 from playwright.sync_api import sync_playwright
 
-from tests.browser.browsing import CHROMIUM_ARGS, SIZES, Camera, chromium_path, screenshot_folder
+from tests.browser.browsing import (
+    CHROMIUM_ARGS,
+    SIZES,
+    Camera,
+    chromium_path,
+    clear_default_screenshots,
+    screenshot_folder,
+)
 from tests.browser.server import PortalServer
 
 COMPANY = "Northwind Tools"
@@ -145,6 +152,14 @@ def page(open_context):
     return open_context().new_page()
 
 
+@pytest.fixture(scope="session")
+def screenshots():
+    clear_default_screenshots()
+    return screenshot_folder()
+
+
 @pytest.fixture
-def camera(request) -> Camera:
-    return Camera(screenshot_folder(), request.node.name.removeprefix("test_"))
+def camera(request, screenshots) -> Camera:
+    """Screenshots named after the test (parameters included) and the step."""
+    name = re.sub(r"[^\w.-]+", "-", request.node.name.removeprefix("test_")).strip("-")
+    return Camera(screenshots, name)

@@ -98,6 +98,10 @@ def test_sign_in_and_sign_out_by_keyboard_alone(page, make_account, camera):
     expect(page.get_by_label("Email")).to_be_focused()
 
     type_into(page, page.get_by_label("Email"), account.email)
+    type_into(page, page.get_by_label("Password"), "a wrong guess")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("alert")).to_contain_text("do not match an active account")
+
     type_into(page, page.get_by_label("Password"), PASSWORD)
     page.keyboard.press("Enter")
 
@@ -155,11 +159,13 @@ def test_profile_forms_work_without_javascript(open_context, make_account, camer
 
     page.get_by_role("link", name="Profile").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Profile")
+    camera.check(page, "profile", axe=False)
 
     details = page.locator("#profile-details")
     details.get_by_label("Name").fill("")
     details.get_by_role("button", name="Save").click()
     expect(page.get_by_text("Enter your name.")).to_be_visible()
+    camera.check(page, "details-error", axe=False)
 
     page.locator("#profile-details").get_by_label("Name").fill("Jon Plainform")
     page.locator("#profile-details").get_by_role("button", name="Save").click()
