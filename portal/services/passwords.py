@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from functools import cached_property
-
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
@@ -16,10 +14,8 @@ class PasswordPolicy:
         self.hasher = PasswordHasher(
             time_cost=time_cost, memory_cost=memory_cost, parallelism=parallelism
         )
-
-    @cached_property
-    def _dummy_hash(self) -> str:
-        return self.hasher.hash("an account that does not exist")
+        # Made now, not on first use, so even the first unknown email costs one verify.
+        self._dummy_hash = self.hasher.hash("an account that does not exist")
 
     def hash(self, password: str) -> str:
         return self.hasher.hash(password)
