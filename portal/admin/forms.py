@@ -33,3 +33,16 @@ class AddEmployeeForm(FlaskForm):
         default=ROLE_EMPLOYEE,
         invalid_choice_message="Choose Employee or Administrator.",
     )
+
+
+class ResetTwoStepForm(FlaskForm):
+    reason = StringField(
+        "Reason",
+        validators=[
+            DataRequired("Say why, for example “lost phone and recovery codes”; it is recorded."),
+            Length(max=300),
+            printable,
+        ],
+        filters=[lambda value: value.strip() if isinstance(value, str) else value],
+        render_kw={"autocomplete": "off"},
+    )

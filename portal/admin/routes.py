@@ -7,7 +7,7 @@ from functools import wraps
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from portal.admin.forms import AddEmployeeForm
+from portal.admin.forms import AddEmployeeForm, ResetTwoStepForm
 from portal.forms import EmptyForm
 from portal.models import User
 from portal.services import employees as employee_service
@@ -120,6 +120,23 @@ def reset_password(user_id: int):
     return _employee_page(user, link=_link(token))
 
 
+@admin.post(EMPLOYEE + "/reset-two-step")
+@admin_required
+def reset_two_step(user_id: int):
+    user = _employee_or_404(user_id)
+    form = ResetTwoStepForm()
+    if not form.validate_on_submit():
+        return _employee_page(user, status=422, reset_form=form)
+    return _access_action(
+        user_id,
+        lambda user: employee_service.reset_two_step(
+            user, by=current_user, origin=request_origin(), reason=form.reason.data
+        ),
+        "Two-step authentication is reset for {name}, who was signed out everywhere. "
+        "They set it up again after their next sign-in with their password.",
+    )
+
+
 def _access_action(user_id: int, action, success: str):
     """Deactivate or reactivate: the panel again for htmx, a 303 to the page otherwise."""
     user = _employee_or_404(user_id)
@@ -146,6 +163,7 @@ def _employee_page(user: User, *, status: int = 200, **panel):
         open_link=employee_service.open_link(user),
         has_set_password=employee_service.has_set_password(user),
         events=employee_service.recent_events(user),
+        reset_form=panel.pop("reset_form", None) or ResetTwoStepForm(),
         **panel,
     )
 

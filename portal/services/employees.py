@@ -13,7 +13,7 @@ from sqlalchemy import or_, select
 from portal import clock
 from portal.database import db
 from portal.models import ROLE_ADMIN, ROLE_EMPLOYEE, AuditEvent, Invitation, User
-from portal.services import accounts, audit, invitations, sessions
+from portal.services import accounts, audit, invitations, sessions, two_step
 from portal.services.accounts import AccountError
 from portal.web import Origin
 
@@ -138,6 +138,16 @@ def reset_password(employee: User, *, by: User, origin: Origin) -> str:
     )
     db.session.commit()
     return token
+
+
+def reset_two_step(employee: User, *, by: User, origin: Origin, reason: str) -> None:
+    """For someone who lost both phone and recovery codes: they enrol afresh after their
+    next password sign-in. Their sessions end; the reason is recorded."""
+    if employee.id == by.id:
+        raise AccountError("Use your own Security page to change your two-step authentication.")
+    if not employee.two_step_enabled:
+        raise AccountError(f"{employee.name} has no two-step authentication to reset.")
+    two_step.reset(employee, reason=reason, origin=origin, by=by)
 
 
 def open_link(employee: User) -> Invitation | None:
