@@ -124,6 +124,10 @@ def reset_password(user_id: int):
 @admin_required
 def reset_two_step(user_id: int):
     user = _employee_or_404(user_id)
+    try:
+        employee_service.check_two_step_reset(user, by=current_user)
+    except AccountError as error:
+        return _employee_page(user, status=422, error=str(error))
     form = ResetTwoStepForm()
     if not form.validate_on_submit():
         return _employee_page(user, status=422, reset_form=form)

@@ -143,11 +143,16 @@ def reset_password(employee: User, *, by: User, origin: Origin) -> str:
 def reset_two_step(employee: User, *, by: User, origin: Origin, reason: str) -> None:
     """For someone who lost both phone and recovery codes: they enrol afresh after their
     next password sign-in. Their sessions end; the reason is recorded."""
+    check_two_step_reset(employee, by=by)
+    two_step.reset(employee, reason=reason, origin=origin, by=by)
+
+
+def check_two_step_reset(employee: User, *, by: User) -> None:
+    """Raises AccountError when there is nothing this admin may reset."""
     if employee.id == by.id:
         raise AccountError("Use your own Security page to change your two-step authentication.")
     if not employee.two_step_enabled:
         raise AccountError(f"{employee.name} has no two-step authentication to reset.")
-    two_step.reset(employee, reason=reason, origin=origin, by=by)
 
 
 def open_link(employee: User) -> Invitation | None:
