@@ -41,19 +41,19 @@ def printable(form, field) -> None:
         raise ValidationError("Use letters, digits and punctuation only.")
 
 
-def current_password_field(label: str = "Your password") -> PasswordField:
+def current_password_field(label: str = "Your password", **render_kw) -> PasswordField:
     return PasswordField(
         label,
         validators=[DataRequired("Enter your password."), Length(max=MAX_LENGTH)],
-        render_kw={"autocomplete": "current-password"},
+        render_kw={"autocomplete": "current-password", **render_kw},
     )
 
 
-def new_password_field(label: str = "New password") -> PasswordField:
+def new_password_field(label: str = "New password", **render_kw) -> PasswordField:
     return PasswordField(
         label,
         validators=[DataRequired("Choose a password."), Length(max=MAX_LENGTH)],
-        render_kw={"autocomplete": "new-password"},
+        render_kw={"autocomplete": "new-password", **render_kw},
     )
 
 

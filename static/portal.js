@@ -10,17 +10,24 @@
     }
   });
 
-  // After a swap, move focus to the new panel's heading or first error, for keyboard
-  // and screen-reader users who would otherwise be left on a removed element.
+  // After a swap, move focus into the new panel: its first invalid field, else a field
+  // meant to be typed in next, else its heading. Keyboard and screen-reader users would
+  // otherwise be left on an element that was just removed.
   document.addEventListener("htmx:afterSwap", function (event) {
-    var panel = event.detail.elt;
-    if (!panel || !panel.querySelector) return;
-    var target = panel.querySelector("[aria-invalid='true'], [data-autofocus], h2");
-    if (target) {
-      if (!target.hasAttribute("tabindex") && target.tagName === "H2") {
-        target.setAttribute("tabindex", "-1");
+    var target = event.detail.target;
+    // An outerHTML swap replaced the target; the new panel carries the same id.
+    var panel = target && target.id ? document.getElementById(target.id) : null;
+    if (!panel || panel.id === "alerts") return;
+    var selectors = ["[aria-invalid='true']", "[autofocus]", "[data-autofocus]", "h2"];
+    for (var i = 0; i < selectors.length; i++) {
+      var element = panel.querySelector(selectors[i]);
+      if (element) {
+        if (element.tagName === "H2" && !element.hasAttribute("tabindex")) {
+          element.setAttribute("tabindex", "-1");
+        }
+        element.focus();
+        return;
       }
-      target.focus();
     }
   });
 

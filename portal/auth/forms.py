@@ -35,5 +35,5 @@ class RecoveryCodeForm(FlaskForm):
 
 
 class SetPasswordForm(FlaskForm):
-    password = new_password_field()
+    password = new_password_field(autofocus=True)
     confirm = repeat_password_field("password")

@@ -27,12 +27,14 @@ class ChangePasswordForm(FlaskForm):
     confirm = repeat_password_field("new_password")
 
 
+# data-autofocus: after an htmx swap opens one of these forms, the cursor goes to it
+# (static/portal.js).
 class ConfirmPasswordForm(FlaskForm):
-    password = current_password_field()
+    password = current_password_field(**{"data-autofocus": True})
 
 
 class EnrolmentCodeForm(FlaskForm):
-    code = code_field("Code from the app")
+    code = code_field("Code from the app", **{"data-autofocus": True})
 
 
 class CodesSavedForm(FlaskForm):
@@ -45,7 +47,7 @@ class CodesSavedForm(FlaskForm):
 class PasswordAndCodeForm(FlaskForm):
     """Guards turning off and moving to a new phone: an app code or a recovery code."""
 
-    password = current_password_field()
+    password = current_password_field(**{"data-autofocus": True})
     code = StringField(
         "Code from your app, or a recovery code",
         validators=[
@@ -57,5 +59,5 @@ class PasswordAndCodeForm(FlaskForm):
 
 
 class RegenerateCodesForm(FlaskForm):
-    password = current_password_field()
+    password = current_password_field(**{"data-autofocus": True})
     code = code_field("Code from your app")
