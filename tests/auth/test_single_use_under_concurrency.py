@@ -80,3 +80,24 @@ def test_one_totp_code_in_20_pending_sign_ins_signs_in_once(app, employee, enrol
     assert statuses.count(303) == 1, statuses
     with app.app_context():
         assert db.session.get(User, employee).totp_last_step == totp.step_at(clock.now())
+
+
+def test_one_enrolment_confirmed_by_20_threads_turns_on_once(app, employee, clock):
+    from portal.services import two_step
+
+    with app.app_context():
+        secret = two_step.start_enrolment(db.session.get(User, employee))
+    code = totp.code_at(secret, clock.now())
+
+    def confirm(index):
+        with app.app_context():
+            user = db.session.get(User, employee)
+            return two_step.confirm_enrolment(user, code, Origin(f"10.0.1.{index}", "race"), None).ok
+
+    assert sum(_race(confirm)) == 1
+    with app.app_context():
+        codes = db.session.scalar(select(func.count(RecoveryCode.id)).where(RecoveryCode.user_id == employee))
+        from portal.models import AuditEvent
+
+        enabled = db.session.scalar(select(func.count(AuditEvent.id)).where(AuditEvent.kind == "two_step_enabled"))
+    assert (codes, enabled) == (10, 1)
