@@ -73,6 +73,30 @@ def app(app_config, postgres_schema):
 
 
 @pytest.fixture
+def make_app(app_config, postgres_schema):
+    """Another app on the same database, with some settings changed;
+    fast_hashing=False keeps the production argon2 parameters."""
+    made = []
+
+    def _make(*, fast_hashing: bool = True, **overrides):
+        config = dict(app_config)
+        if not fast_hashing:
+            for key in FAST_HASHING:
+                config.pop(key)
+        app = create_app({**config, **overrides})
+        if postgres_schema is None:
+            with app.app_context():
+                Base.metadata.create_all(db.engine)
+        made.append(app)
+        return app
+
+    yield _make
+    for app in made:
+        with app.app_context():
+            db.engine.dispose()
+
+
+@pytest.fixture
 def client(app):
     return app.test_client()
 

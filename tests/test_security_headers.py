@@ -8,34 +8,13 @@ from urllib.parse import urljoin, urlsplit
 import pytest
 from sqlalchemy import select
 
-from portal import create_app
 from portal.auth.current import COOKIE_NAME
-from portal.database import Base, db
+from portal.database import db
 from portal.models import AuditEvent, UserSession
 from tests.support import csrf_token, page_text, post, sign_in
 
 INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>", re.IGNORECASE)
 EVENT_HANDLER_ATTRIBUTE = re.compile(r"<[^>]+\son[a-z]+\s*=", re.IGNORECASE)
-
-
-@pytest.fixture
-def make_app(app_config, postgres_schema):
-    """Another app on the same database, with some settings changed."""
-    made = []
-
-    def _make(**overrides):
-        app = create_app({**app_config, **overrides})
-        if postgres_schema is None:
-            with app.app_context():
-                Base.metadata.create_all(db.engine)
-        made.append(app)
-        return app
-
-    yield _make
-    for app in made:
-        with app.app_context():
-            db.engine.dispose()
-
 
 def csp_directives(response) -> dict[str, list[str]]:
     policy = response.headers["Content-Security-Policy"]

@@ -6,35 +6,13 @@ import pytest
 from argon2 import PasswordHasher, Type, extract_parameters
 from sqlalchemy import func, select
 
-from portal import create_app
 from portal.config import Defaults
-from portal.database import Base, db
+from portal.database import db
 from portal.models import User, UserSession
 from portal.services.passwords import PasswordPolicy
 from tests.support import DEFAULT_PASSWORD, page_text, sign_in
 
 SIGN_IN_FAILED = "That email and password do not match an active account."
-FAST_KEYS = ("PASSWORD_TIME_COST", "PASSWORD_MEMORY_COST", "PASSWORD_PARALLELISM")
-
-
-@pytest.fixture
-def make_app(app_config, postgres_schema):
-    made = []
-
-    def _make(**overrides):
-        config = {key: value for key, value in app_config.items() if key not in FAST_KEYS}
-        app = create_app({**config, **overrides})
-        if postgres_schema is None:
-            with app.app_context():
-                Base.metadata.create_all(db.engine)
-        made.append(app)
-        return app
-
-    yield _make
-    for app in made:
-        with app.app_context():
-            db.engine.dispose()
-
 
 def stored_hash(app, email: str) -> str:
     with app.app_context():
@@ -48,7 +26,7 @@ def test_the_defaults_are_argon2id_with_at_least_19_mib_and_two_passes():
 
 
 def test_an_app_with_default_settings_hashes_with_those_parameters(make_app):
-    app = make_app()
+    app = make_app(fast_hashing=False)
     parameters = extract_parameters(app.extensions["password_policy"].hash("a sturdy passphrase"))
     assert parameters.type is Type.ID
     assert parameters.memory_cost >= 19456
@@ -58,7 +36,7 @@ def test_an_app_with_default_settings_hashes_with_those_parameters(make_app):
 def test_the_cost_comes_from_the_environment(make_app, monkeypatch):
     monkeypatch.setenv("PORTAL_PASSWORD_MEMORY_COST", "65536")
     monkeypatch.setenv("PORTAL_PASSWORD_TIME_COST", "3")
-    app = make_app()
+    app = make_app(fast_hashing=False)
     parameters = extract_parameters(app.extensions["password_policy"].hash("a sturdy passphrase"))
     assert (parameters.memory_cost, parameters.time_cost) == (65536, 3)
 
@@ -68,7 +46,7 @@ def test_a_hash_with_older_parameters_is_renewed_at_the_next_sign_in(app, make_u
     old = stored_hash(app, "emma@example.com")
     assert extract_parameters(old).time_cost == 1
 
-    stronger = make_app(PASSWORD_TIME_COST=2, PASSWORD_MEMORY_COST=1024, PASSWORD_PARALLELISM=1)
+    stronger = make_app(fast_hashing=False, PASSWORD_TIME_COST=2, PASSWORD_MEMORY_COST=1024, PASSWORD_PARALLELISM=1)
     client = stronger.test_client()
     # A wrong password changes nothing.
     assert sign_in(client, "emma@example.com", "not the password").status_code == 422
