@@ -5,8 +5,10 @@ import os
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '5000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 accesslog = "-"
-# The access log must never carry tokens from query strings (setup and sign-in links).
+# The access log must never carry tokens: the path is logged without its query string
+# (setup links), and password links are blanked by the logger class below.
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(L)ss'
+logger_class = "portal.access_log.RedactingLogger"
 
 
 def when_ready(server):

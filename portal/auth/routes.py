@@ -37,6 +37,9 @@ def _failed(response) -> bool:
     scope="login-account",
     deduct_when=_failed,
 )
+# Failures are counted after the response, so parallel guesses could all pass the test
+# above before any is counted; this one counts every attempt up front.
+@limiter.limit("20 per 15 minutes", methods=["POST"], key_func=_account_key, scope="login-account-all")
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("profile.security"))

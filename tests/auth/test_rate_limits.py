@@ -99,9 +99,23 @@ def test_too_many_failures_on_one_account_lock_it_from_every_address(app, employ
     assert attempt(app.test_client(), "emma@example.com", DEFAULT_PASSWORD, ip="198.51.100.202").status_code == 303
 
 
-def test_successful_sign_ins_do_not_use_up_the_limits(app, employee, limiter_clock):
-    for _ in range(PER_ADDRESS + 5):
-        assert attempt(app.test_client(), "emma@example.com", DEFAULT_PASSWORD).status_code == 303
+def test_successful_sign_ins_do_not_use_up_the_limits(app, employee, make_user, limiter_clock):
+    # Two accounts, as the per-account limit also caps all attempts on one account.
+    make_user("olga@example.com", name="Olga")
+    for n in range(PER_ADDRESS + 5):
+        email = ("emma@example.com", "olga@example.com")[n % 2]
+        assert attempt(app.test_client(), email, DEFAULT_PASSWORD).status_code == 303
+
+
+def test_parallel_guesses_cannot_outrun_the_account_limit(app, employee, limiter_clock):
+    """Every attempt on one account counts up front, not only after a failure."""
+    statuses = []
+    for n in range(22):
+        statuses.append(
+            attempt(app.test_client(), "emma@example.com", DEFAULT_PASSWORD, ip=f"10.9.0.{n + 1}").status_code
+        )
+    assert statuses[:20] == [303] * 20
+    assert statuses[20:] == [429, 429]
 
 
 def test_the_429_comes_as_a_fragment_for_htmx(client, employee, limiter_clock):
@@ -174,3 +188,13 @@ def test_redis_storage_shares_the_counters_between_app_servers(app_config, postg
         for app in servers:
             with app.app_context():
                 db.engine.dispose()
+
+
+def test_an_ipv6_client_is_limited_by_its_64_block(app, employee, limiter_clock):
+    """Hopping between addresses of one /64 does not reset the per-address limit."""
+    statuses = []
+    for n in range(22):
+        address = f"2001:db8:1:2::{n + 1:x}"
+        statuses.append(attempt(app.test_client(), f"nobody{n}@example.com", ip=address).status_code)
+    assert statuses[:20] == [422] * 20
+    assert statuses[20:] == [429, 429]
