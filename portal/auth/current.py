@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import Flask, current_app, flash, g, redirect, request, url_for
+from flask import session as flask_session
 from flask_login import current_user
 
 from portal.database import db
@@ -90,6 +91,11 @@ def redirect_to(location: str):
     return redirect(location, code=303)
 
 
+def _new_csrf_token() -> None:
+    # A CSRF token planted in this browser before sign-in must not outlive it.
+    flask_session.pop(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), None)
+
+
 def begin(user: User, stage: str, origin: Origin) -> UserSession:
     """A brand-new session id for this browser; any row it had before is gone."""
     old = _session_row()
@@ -98,13 +104,16 @@ def begin(user: User, stage: str, origin: Origin) -> UserSession:
     token, row = sessions.start(user, stage, origin)
     g.session_row = row
     g.new_cookie = token
+    _new_csrf_token()
     return row
 
 
 def complete_second_step(row: UserSession, origin: Origin) -> UserSession:
+    """Raises sessions.AlreadyEnded when a racing request completed or ended it first."""
     token, fresh = sessions.promote(row, origin)
     g.session_row = fresh
     g.new_cookie = token
+    _new_csrf_token()
     return fresh
 
 
@@ -115,6 +124,7 @@ def finish() -> None:
         sessions.end(row)
     g.session_row = None
     g.clear_cookie = True
+    _new_csrf_token()
 
 
 def _write_cookie(response):

@@ -11,7 +11,7 @@ from portal.database import db
 from portal.extensions import limiter
 from portal.forms import EmptyForm
 from portal.models import STAGE_FULL, STAGE_PASSWORD
-from portal.services import accounts, audit, invitations, recovery_codes, two_step
+from portal.services import accounts, audit, invitations, recovery_codes, sessions, two_step
 from portal.services.passwords import problem_with
 from portal.web import request_origin, safe_next
 
@@ -95,7 +95,12 @@ def _pending_or_restart():
 
 def _complete_sign_in(row, method: str):
     origin = request_origin()
-    fresh = current.complete_second_step(row, origin)
+    try:
+        fresh = current.complete_second_step(row, origin)
+    except sessions.AlreadyEnded:
+        db.session.rollback()
+        flash("This sign-in was finished or cancelled in another tab. Please sign in again.", "info")
+        return redirect(url_for("auth.login"), code=303)
     audit.record(audit.SIGN_IN, origin=origin, actor=fresh.user, detail=method)
     db.session.commit()
     return redirect(safe_next(request.args.get("next")) or url_for("profile.security"), code=303)

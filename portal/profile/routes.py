@@ -32,6 +32,22 @@ def _account_key() -> str:
 # Password and code checks on these pages must not become a guessing oracle for someone
 # holding a stolen session: every change is limited per account as well as per address.
 limiter.limit("30 per minute", methods=["POST"], key_func=_account_key, scope="profile-account")(profile)
+limiter.limit("60 per minute", methods=["POST"], scope="profile-address")(profile)
+
+
+def _refused(response) -> bool:
+    return response.status_code >= 400
+
+
+# Wrong passwords on any of the forms that ask for it share one budget per account, as
+# tight as the sign-in page's, so a stolen session is no faster password oracle.
+password_checks = limiter.shared_limit(
+    "10 per 15 minutes",
+    scope="profile-password",
+    key_func=_account_key,
+    methods=["POST"],
+    deduct_when=_refused,
+)
 
 
 @profile.get("/")
@@ -68,6 +84,7 @@ def update_details():
 
 @profile.post("/password")
 @login_required
+@password_checks
 def change_password():
     form = ChangePasswordForm()
     if form.validate_on_submit():
@@ -220,6 +237,7 @@ def security():
 
 @profile.post("/security/enable")
 @login_required
+@password_checks
 def enable_two_step():
     """Confirms the password when it is not fresh, then starts enrolment with a new
     secret; when there is something to continue (an enrolment, unsaved codes) the fresh
@@ -312,6 +330,7 @@ def download_recovery_codes():
 
 @profile.post("/security/device")
 @login_required
+@password_checks
 def change_device():
     if not current_user.two_step_enabled:
         return _two_step_response(409, notice="Turn on two-step authentication first.")
@@ -329,6 +348,7 @@ def change_device():
 
 @profile.post("/security/turn-off")
 @login_required
+@password_checks
 def turn_off():
     if not current_user.two_step_enabled:
         return _two_step_response(409, notice="Two-step authentication is off already.")
@@ -347,6 +367,7 @@ def turn_off():
 
 @profile.post("/security/recovery-codes")
 @login_required
+@password_checks
 def regenerate_recovery_codes():
     if not current_user.two_step_enabled:
         return _two_step_response(409, notice="Turn on two-step authentication first.")

@@ -18,7 +18,9 @@ FRESH_PASSWORD_WINDOW = timedelta(minutes=5)
 LAST_SEEN_RESOLUTION = timedelta(minutes=1)
 
 
-def start(user: User, stage: str, origin: Origin) -> tuple[str, UserSession]:
+def start(
+    user: User, stage: str, origin: Origin, *, password_confirmed_at: datetime | None = None
+) -> tuple[str, UserSession]:
     """A new session row with a new token; the caller sets the cookie and commits."""
     token = new_token()
     now = clock.now()
@@ -28,7 +30,7 @@ def start(user: User, stage: str, origin: Origin) -> tuple[str, UserSession]:
         stage=stage,
         created_at=now,
         last_seen_at=now,
-        password_confirmed_at=now,
+        password_confirmed_at=password_confirmed_at or now,
         ip=origin.ip,
         user_agent=origin.user_agent,
     )
@@ -60,16 +62,29 @@ def touch(row: UserSession, origin: Origin) -> None:
         db.session.commit()
 
 
+class AlreadyEnded(Exception):
+    """The session row was ended by another request meanwhile."""
+
+
 def promote(row: UserSession, origin: Origin) -> tuple[str, UserSession]:
-    """The second step passed: the pending row goes, a full session with a new id comes."""
+    """The second step passed: the pending row goes, a full session with a new id comes.
+    Only one request can take a pending row: a second, racing one gets AlreadyEnded."""
     user = row.user
-    db.session.delete(row)
-    token, fresh = start(user, STAGE_FULL, origin)
-    return token, fresh
+    if not end(row):
+        raise AlreadyEnded()
+    # The password was typed at the password step, not now.
+    return start(user, STAGE_FULL, origin, password_confirmed_at=row.password_confirmed_at)
 
 
-def end(row: UserSession) -> None:
-    db.session.delete(row)
+def end(row: UserSession) -> bool:
+    """Deletes the row by a conditional DELETE; False if it was gone already."""
+    deleted = db.session.execute(
+        delete(UserSession)
+        .where(UserSession.id == row.id)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.expunge(row)
+    return deleted == 1
 
 
 def end_all_except(user: User, keep: UserSession | None) -> int:

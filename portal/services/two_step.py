@@ -16,7 +16,7 @@ from flask import current_app
 from sqlalchemy import or_, update
 
 from portal import clock
-from portal.crypto import Keyring
+from portal.crypto import DecryptionError, Keyring
 from portal.database import db
 from portal.models import User, UserSession
 from portal.services import accounts, audit, policy, recovery_codes, sessions, totp
@@ -155,7 +155,17 @@ def _check_current_code(user: User, code: str, origin: Origin) -> Outcome:
     waiting = _throttled(user)
     if waiting:
         return waiting
-    result = totp.check(_secret(user), code, clock.now())
+    try:
+        secret = _secret(user)
+    except DecryptionError:
+        # A restored database without its key, or a tampered row: no code can match.
+        current_app.logger.error("The two-step secret of user %s cannot be decrypted", user.id)
+        return Outcome(
+            ok=False,
+            message="Two-step authentication for this account cannot be checked. "
+            "Use a recovery code, or ask your administrator to reset it.",
+        )
+    result = totp.check(secret, code, clock.now())
     if result.step is not None:
         if _claim_step(user, result.step):
             return Outcome(ok=True)

@@ -202,3 +202,14 @@ def test_cancel_ends_the_pending_sign_in(client, employee, enrol, clock):
     assert response.headers["Location"].endswith("/login")
     assert client.get("/login").status_code == 200
     assert client.get("/login/code").status_code == 303
+
+
+def test_a_code_that_fits_a_later_time_is_not_explained_at_sign_in(client, app, employee, enrol, clock):
+    """Saying "your phone is ahead" would tell a guesser that the code works later."""
+    secret, _ = enrol(employee)
+    sign_in(client, "emma@example.com")
+    response = post(client, "/login/code", {"code": _code(secret, clock, +8)})
+    assert response.status_code == 422
+    assert "That code is not right" in page_text(response)
+    assert "minutes" not in page_text(response).split("Codes keep being refused")[0]
+    assert _failures(app, employee) == 1

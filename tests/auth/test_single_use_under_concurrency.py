@@ -101,3 +101,24 @@ def test_one_enrolment_confirmed_by_20_threads_turns_on_once(app, employee, cloc
 
         enabled = db.session.scalar(select(func.count(AuditEvent.id)).where(AuditEvent.kind == "two_step_enabled"))
     assert (codes, enabled) == (10, 1)
+
+
+def test_20_racing_wrong_codes_are_checked_no_faster_than_one_by_one(app, employee, enrol, clock):
+    """Each attempt waits for the one before it to be counted: from the third failure on
+    the account must wait, so only three of the twenty are even checked."""
+    from tests.support import csrf_token
+
+    secret, _ = enrol(employee)
+    clients = [app.test_client() for _ in range(RACERS)]
+    for client in clients:
+        assert sign_in(client, "emma@example.com").status_code == 303
+    tokens = [csrf_token(client, "/login/code") for client in clients]
+    wrong = "000000" if totp.code_at(secret, clock.now()) != "000000" else "111111"
+
+    def submit(index):
+        return clients[index].post("/login/code", data={"code": wrong, "csrf_token": tokens[index]}).status_code
+
+    statuses = _race(submit)
+    assert statuses.count(422) == 3 and statuses.count(429) == RACERS - 3, statuses
+    with app.app_context():
+        assert db.session.get(User, employee).second_step_failures == 3
