@@ -213,3 +213,66 @@ def test_a_code_that_fits_a_later_time_is_not_explained_at_sign_in(client, app, 
     assert "That code is not right" in page_text(response)
     assert "minutes" not in page_text(response).split("Codes keep being refused")[0]
     assert _failures(app, employee) == 1
+
+
+def test_the_csrf_token_is_renewed_at_sign_in_and_sign_out(client, employee, enrol, clock):
+    from tests.support import csrf_token
+
+    planted = csrf_token(client)
+    secret, _ = enrol(employee)
+    sign_in(client, "emma@example.com")
+    assert csrf_token(client, "/login/code") != planted
+    # A token from before the sign-in is refused afterwards.
+    response = client.post("/login/code", data={"code": _code(secret, clock), "csrf_token": planted})
+    assert response.status_code == 400
+    signed_in_token = csrf_token(client, "/login/code")
+    assert post(client, "/login/code", {"code": _code(secret, clock)}).status_code == 303
+    assert csrf_token(client, "/profile/") != signed_in_token
+
+
+def test_the_fresh_password_window_starts_at_the_password_step(client, employee, enrol, clock):
+    secret, _ = enrol(employee)
+    sign_in(client, "emma@example.com")
+    clock.advance(minutes=4)
+    assert post(client, "/login/code", {"code": _code(secret, clock)}).status_code == 303
+    clock.advance(minutes=2)  # six minutes after the password was typed
+    # The Security page asks for the password again before anything guarded.
+    response = post(client, "/profile/security/enable")
+    assert response.status_code == 200
+    assert "confirm your password" in page_text(response)
+
+
+def test_one_pending_sign_in_completes_once_when_two_codes_race(app, client, employee, enrol, clock):
+    import threading
+
+    from portal.auth.current import COOKIE_NAME
+    from portal.models import UserSession
+    from tests.support import csrf_token
+
+    secret, codes = enrol(employee)
+    sign_in(client, "emma@example.com")
+    token = csrf_token(client, "/login/code")
+    twin = app.test_client()  # the same browser, in a second tab
+    for cookie in client._cookies.values():
+        twin.set_cookie(cookie.key, cookie.value)
+    barrier = threading.Barrier(2)
+    statuses = {}
+
+    def send(name, browser, path, code):
+        barrier.wait()
+        statuses[name] = browser.post(path, data={"code": code, "csrf_token": token})
+
+    threads = [
+        threading.Thread(target=send, args=("app", client, "/login/code", _code(secret, clock))),
+        threading.Thread(target=send, args=("recovery", twin, "/login/recovery", codes[0])),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    locations = sorted(response.headers.get("Location", "") for response in statuses.values())
+    assert [response.status_code for response in statuses.values()] == [303, 303]
+    assert locations == ["/login", "/profile/security"], locations
+    with app.app_context():
+        full = db.session.scalars(select(UserSession).where(UserSession.stage == "full")).all()
+    assert len(full) == 1
