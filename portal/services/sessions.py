@@ -80,7 +80,8 @@ def end(row: UserSession) -> bool:
     """Deletes the row by a conditional DELETE; False if it was gone already."""
     deleted = db.session.execute(
         delete(UserSession)
-        .where(UserSession.id == row.id)
+        # The token hash too: SQLite may give a deleted row's id to the next new row.
+        .where(UserSession.id == row.id, UserSession.token_hash == row.token_hash)
         .execution_options(synchronize_session=False)
     ).rowcount
     db.session.expunge(row)

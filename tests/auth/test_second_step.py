@@ -276,3 +276,5 @@ def test_one_pending_sign_in_completes_once_when_two_codes_race(app, client, emp
     with app.app_context():
         full = db.session.scalars(select(UserSession).where(UserSession.stage == "full")).all()
     assert len(full) == 1
+    winner = client if statuses["app"].headers["Location"] == "/profile/security" else twin
+    assert winner.get("/profile/security").status_code == 200
