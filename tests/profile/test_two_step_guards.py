@@ -1,0 +1,242 @@
+"""Guards on the Security page side of two-step authentication, each proved on its own:
+throttling of the guarded changes, wrong codes that count, an administrator's reset that
+signs the employee out, secrets and codes shown only after a fresh password, CSRF for
+htmx, and the lifetime of a pending enrolment."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from portal.database import db
+from portal.models import AuditEvent, RecoveryCode, User
+from portal.services import totp
+from tests.support import (
+    DEFAULT_PASSWORD,
+    HTMX_HEADERS,
+    page_text,
+    post,
+    recovery_codes_from_page,
+    secret_from_page,
+    sign_in,
+)
+
+PASSWORD_PROMPT = "For your safety, confirm your password to continue."
+
+
+def _code(secret, clock):
+    return totp.code_at(secret, clock.now())
+
+
+def _wrong_code(secret, clock):
+    return "000000" if _code(secret, clock) != "000000" else "111111"
+
+
+def _sign_in_with_code(client, secret, clock, email="emma@example.com"):
+    sign_in(client, email)
+    response = post(client, "/login/code", {"code": _code(secret, clock)})
+    assert response.status_code == 303, page_text(response)
+    clock.advance(seconds=30)
+
+
+def _user(app, user_id) -> User:
+    with app.app_context():
+        user = db.session.get(User, user_id)
+        db.session.expunge(user)
+        return user
+
+
+def _code_hashes(app, user_id) -> set[str]:
+    with app.app_context():
+        return set(db.session.scalars(select(RecoveryCode.code_hash).where(RecoveryCode.user_id == user_id)))
+
+
+def _two_step_state(app, user_id):
+    user = _user(app, user_id)
+    return (
+        user.totp_secret,
+        user.pending_totp_secret,
+        user.unsaved_recovery_codes,
+        user.totp_enabled_at,
+        _code_hashes(app, user_id),
+    )
+
+
+def _start_enrolment(client):
+    response = post(client, "/profile/security/enable")
+    assert response.status_code == 200
+    return secret_from_page(page_text(response))
+
+
+# --- 3. the guarded changes are throttled -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "path", ["/profile/security/device", "/profile/security/turn-off", "/profile/security/recovery-codes"]
+)
+def test_guarded_change_waits_after_three_wrong_codes_even_for_the_right_one(client, app, employee, enrol, clock, path):
+    secret, _ = enrol(employee)
+    _sign_in_with_code(client, secret, clock)
+    before = _two_step_state(app, employee)
+    for _ in range(3):
+        wrong = post(client, path, {"password": DEFAULT_PASSWORD, "code": _wrong_code(secret, clock)})
+        assert wrong.status_code == 422
+    assert _user(app, employee).second_step_failures == 3
+
+    refused = post(client, path, {"password": DEFAULT_PASSWORD, "code": _code(secret, clock)})
+    assert refused.status_code == 429
+    assert "wait" in page_text(refused)
+    assert _two_step_state(app, employee) == before
+    assert _user(app, employee).totp_last_step != totp.step_at(clock.now())  # the code was not spent
+
+
+# --- 4. a wrong code on the device form counts --------------------------------------------
+
+
+def test_a_wrong_code_on_the_device_change_form_counts_against_the_account(client, app, employee, enrol, clock):
+    secret, _ = enrol(employee)
+    _sign_in_with_code(client, secret, clock)
+    assert _user(app, employee).second_step_failures == 0
+    response = post(
+        client, "/profile/security/device", {"password": DEFAULT_PASSWORD, "code": _wrong_code(secret, clock)}
+    )
+    assert response.status_code == 422
+    user = _user(app, employee)
+    assert user.second_step_failures == 1
+    assert user.pending_totp_secret is None
+    with app.app_context():
+        kinds = db.session.scalars(select(AuditEvent.kind).where(AuditEvent.subject_id == employee)).all()
+    assert kinds.count("two_step_failed") == 1
+
+
+# --- 5. an administrator's reset signs the employee out ----------------------------------
+
+
+def test_admin_reset_ends_the_employees_signed_in_sessions(client, other_client, app, admin_user, employee, enrol, clock):
+    employee_secret, _ = enrol(employee)
+    admin_secret, _ = enrol(admin_user)
+    _sign_in_with_code(other_client, employee_secret, clock)  # Emma, fully signed in
+    assert other_client.get("/profile/security").status_code == 200
+    _sign_in_with_code(client, admin_secret, clock, email="ada@example.com")
+
+    done = post(client, f"/admin/employees/{employee}/reset-two-step", {"reason": "lost phone and codes"})
+    assert done.status_code == 303
+    assert _user(app, employee).totp_secret is None
+
+    response = other_client.get("/profile/security")
+    assert response.status_code == 302
+    assert "/login" in response.headers["Location"]
+    assert client.get("/profile/security").status_code == 200  # the admin's own session stays
+
+
+# --- 7. to 9. secrets and unsaved codes only after a fresh password ----------------------
+
+
+def test_pending_enrolment_key_and_qr_are_hidden_once_the_password_is_stale(client, app, employee, clock):
+    sign_in(client, "emma@example.com")
+    secret = _start_enrolment(client)
+    clock.advance(minutes=6)
+    for headers in ({}, HTMX_HEADERS):
+        page = page_text(client.get("/profile/security", headers=headers))
+        assert 'id="secret-key"' not in page
+        assert secret not in page and totp.grouped(secret) not in page
+        assert "QR code to scan" not in page and "otpauth://" not in page
+        assert PASSWORD_PROMPT in page
+
+    # A fresh password shows the same enrolment again.
+    again = post(client, "/profile/security/enable", {"password": DEFAULT_PASSWORD})
+    assert again.status_code == 200
+    assert secret_from_page(page_text(again)) == secret
+
+
+def _enabled_with_unsaved_codes(client, clock) -> list[str]:
+    sign_in(client, "emma@example.com")
+    secret = _start_enrolment(client)
+    confirmed = post(client, "/profile/security/confirm", {"code": _code(secret, clock)})
+    assert confirmed.status_code == 200
+    codes = recovery_codes_from_page(page_text(confirmed))
+    assert len(codes) == 10
+    assert client.get("/profile/security/recovery-codes.txt").status_code == 200  # while fresh
+    return codes
+
+
+def test_unsaved_recovery_codes_are_hidden_once_the_password_is_stale(client, app, employee, clock):
+    codes = _enabled_with_unsaved_codes(client, clock)
+    clock.advance(minutes=6)
+    for headers in ({}, HTMX_HEADERS):
+        page = page_text(client.get("/profile/security", headers=headers))
+        assert recovery_codes_from_page(page) == []
+        for code in codes:
+            assert code not in page and code.replace("-", "") not in page
+        assert "Your new recovery codes are waiting to be saved." in page
+        assert PASSWORD_PROMPT in page
+    assert _user(app, employee).unsaved_recovery_codes is not None
+
+    again = post(client, "/profile/security/enable", {"password": DEFAULT_PASSWORD})
+    assert recovery_codes_from_page(page_text(again)) == codes
+
+
+def test_recovery_codes_download_is_gone_once_the_password_is_stale(client, app, employee, clock):
+    codes = _enabled_with_unsaved_codes(client, clock)
+    clock.advance(minutes=6)
+    response = client.get("/profile/security/recovery-codes.txt")
+    assert response.status_code == 404
+    assert not any(code in page_text(response) for code in codes)
+
+
+# --- 10. CSRF holds for htmx too ----------------------------------------------------------
+
+
+def test_htmx_post_without_csrf_token_is_refused_and_changes_nothing(client, app, employee, enrol, clock):
+    secret, _ = enrol(employee)
+    _sign_in_with_code(client, secret, clock)
+    before = _two_step_state(app, employee)
+    forms = {
+        "/profile/security/turn-off": {"password": DEFAULT_PASSWORD, "code": _code(secret, clock)},
+        "/profile/security/device": {"password": DEFAULT_PASSWORD, "code": _code(secret, clock)},
+        "/profile/security/recovery-codes": {"password": DEFAULT_PASSWORD, "code": _code(secret, clock)},
+    }
+    for path, data in forms.items():
+        response = client.post(path, data=data, headers=HTMX_HEADERS)
+        assert response.status_code == 400, path
+    assert _two_step_state(app, employee) == before
+    assert _user(app, employee).second_step_failures == 0
+    # The same request with the token goes through, so it was the missing token.
+    done = post(client, "/profile/security/turn-off", forms["/profile/security/turn-off"], htmx=True)
+    assert done.status_code == 200
+    assert _user(app, employee).totp_secret is None
+
+
+def test_htmx_enable_without_csrf_token_starts_no_enrolment(client, app, employee, clock):
+    sign_in(client, "emma@example.com")
+    response = client.post("/profile/security/enable", data={}, headers=HTMX_HEADERS)
+    assert response.status_code == 400
+    assert _user(app, employee).pending_totp_secret is None
+
+
+# --- 14. a pending enrolment expires -----------------------------------------------------
+
+
+def test_a_pending_enrolment_expires_after_thirty_minutes(client, app, employee, clock):
+    sign_in(client, "emma@example.com")
+    old_secret = _start_enrolment(client)
+    clock.advance(minutes=31)
+    renewed = post(client, "/profile/security/enable", {"password": DEFAULT_PASSWORD})
+    assert renewed.status_code == 200
+    new_secret = secret_from_page(page_text(renewed))
+    assert new_secret != old_secret
+
+    refused = post(client, "/profile/security/confirm", {"code": _code(old_secret, clock)})
+    assert refused.status_code == 422
+    assert _user(app, employee).totp_secret is None
+    assert post(client, "/profile/security/confirm", {"code": _code(new_secret, clock)}).status_code == 200
+
+
+def test_a_pending_enrolment_still_confirms_within_thirty_minutes(client, app, employee, clock):
+    sign_in(client, "emma@example.com")
+    secret = _start_enrolment(client)
+    clock.advance(minutes=29)
+    again = post(client, "/profile/security/enable", {"password": DEFAULT_PASSWORD})
+    assert secret_from_page(page_text(again)) == secret
+    assert post(client, "/profile/security/confirm", {"code": _code(secret, clock)}).status_code == 200
+    assert _user(app, employee).totp_secret is not None
