@@ -120,6 +120,21 @@ def clock(monkeypatch):
 
 
 @pytest.fixture
+def limiter_clock(clock, monkeypatch):
+    """Flask-Limiter's memory storage reads time.time(); let it follow the test clock, so
+    windows end when the test moves time and a real minute boundary never empties one."""
+    import limits.storage.memory
+
+    class _Time:
+        @staticmethod
+        def time() -> float:
+            return clock.timestamp()
+
+    monkeypatch.setattr(limits.storage.memory, "time", _Time)
+    return clock
+
+
+@pytest.fixture
 def company(app):
     with app.app_context():
         db.session.add(Company(id=1, name="Acme Tools"))

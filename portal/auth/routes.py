@@ -73,10 +73,11 @@ def _pending_account_key() -> str:
 
 
 def _code_step_limits(view):
-    """Per address and per account; the account's own failure count does the rest."""
-    view = limiter.limit("30 per minute", methods=["POST"])(view)
-    return limiter.limit(
-        "20 per minute", methods=["POST"], key_func=_pending_account_key, scope="code-account"
+    """Per address and per account, one budget for both code pages; the account's own
+    failure count does the rest."""
+    view = limiter.shared_limit("30 per minute", scope="code-address", methods=["POST"])(view)
+    return limiter.shared_limit(
+        "20 per minute", scope="code-account", methods=["POST"], key_func=_pending_account_key
     )(view)
 
 

@@ -24,21 +24,6 @@ from tests.support import DEFAULT_PASSWORD, csrf_token, page_text, post, secret_
 RACERS = 20
 
 
-@pytest.fixture
-def limiter_clock(clock, monkeypatch):
-    """Flask-Limiter's memory storage reads time.time(); let it follow the test clock so a
-    real minute boundary never empties a window in the middle of a test."""
-    import limits.storage.memory
-
-    class _Time:
-        @staticmethod
-        def time() -> float:
-            return clock.timestamp()
-
-    monkeypatch.setattr(limits.storage.memory, "time", _Time)
-    return clock
-
-
 def _code(secret, clock, steps=0):
     return totp.code_at_step(secret, totp.step_at(clock.now()) + steps)
 
@@ -375,3 +360,13 @@ def test_one_invitation_accepted_by_20_threads_works_once(app, employee):
     winner = results.index("accepted")
     with app.app_context():
         assert accounts.verify_password(db.session.get(User, employee), f"racing passphrase {winner}")
+
+
+def test_both_code_pages_share_one_budget_per_account(app, employee, enrol, limiter_clock):
+    enrol(employee)
+    browser = _pending(app, "emma@example.com")
+    for n in range(10):
+        assert _code_post(browser, ip=f"198.51.100.{n + 1}").status_code == 422
+    for n in range(10):
+        assert _code_post(browser, "/login/recovery", ip=f"198.51.100.{n + 50}").status_code == 422
+    assert_friendly_429(_code_post(browser, ip="198.51.100.200"))

@@ -24,20 +24,6 @@ PER_ACCOUNT = 10  # "10 per 15 minutes" per email
 REDIS_URL = os.environ.get("PORTAL_TEST_REDIS_URL", "")
 
 
-@pytest.fixture
-def limiter_clock(clock, monkeypatch):
-    """The limiter's memory storage reads time.time(); let it follow the test clock."""
-    import limits.storage.memory
-
-    class _Time:
-        @staticmethod
-        def time() -> float:
-            return clock.timestamp()
-
-    monkeypatch.setattr(limits.storage.memory, "time", _Time)
-    return clock
-
-
 def attempt(client, email: str, password: str = "not the password", *, ip: str = "192.0.2.1", headers=None):
     token = csrf_token(client)
     return client.post(
