@@ -73,3 +73,63 @@ def secret_from_page(html: str) -> str:
 
 def recovery_codes_from_page(html: str) -> list[str]:
     return _RECOVERY_CODE_IN_PAGE.findall(html)
+
+
+def user_row(app, user_id: int):
+    """A detached copy of the user's row as the database holds it now."""
+    from portal.database import db
+    from portal.models import User
+
+    with app.app_context():
+        user = db.session.get(User, user_id)
+        db.session.expunge(user)
+        return user
+
+
+def audit_kinds(app, user_id: int) -> list[str]:
+    from sqlalchemy import select
+
+    from portal.database import db
+    from portal.models import AuditEvent
+
+    with app.app_context():
+        return list(db.session.scalars(select(AuditEvent.kind).where(AuditEvent.subject_id == user_id)))
+
+
+def wrong_code(secret: str, clock: MovableClock) -> str:
+    """Six digits that are not the current code."""
+    from portal.services import totp
+
+    return "000000" if totp.code_at(secret, clock.now()) != "000000" else "111111"
+
+
+def sign_in_with_code(client: FlaskClient, secret: str, clock: MovableClock, email: str = "emma@example.com") -> None:
+    """Both steps; the clock then moves on so that the next code is a new one."""
+    from portal.services import totp
+
+    sign_in(client, email)
+    response = post(client, "/login/code", {"code": totp.code_at(secret, clock.now())})
+    assert response.status_code == 303, page_text(response)
+    clock.advance(seconds=30)
+
+
+def race(work, count: int = 20) -> list:
+    """Runs work(index) in `count` threads released together; an exception becomes its repr."""
+    import threading
+
+    barrier = threading.Barrier(count)
+    results: list = [None] * count
+
+    def run(index):
+        barrier.wait()
+        try:
+            results[index] = work(index)
+        except Exception as error:  # noqa: BLE001 - the caller's assertion reports it
+            results[index] = repr(error)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    return results

@@ -56,7 +56,7 @@ def login():
 
     destination = safe_next(form.next.data)
     if user.two_step_enabled:
-        row = current.begin(user, STAGE_PASSWORD, origin)
+        current.begin(user, STAGE_PASSWORD, origin)
         audit.record(audit.SIGN_IN_PASSWORD_PASSED, origin=origin, actor=user)
         db.session.commit()
         return redirect(url_for("auth.second_step", next=destination), code=303)

@@ -5,7 +5,6 @@ import re
 import pytest
 
 from portal.database import db
-from portal.models import User
 from portal.services import accounts
 from tests.support import HTMX_HEADERS, page_text, sign_in
 

@@ -7,7 +7,6 @@ sign-in, and invitation links under a race."""
 from __future__ import annotations
 
 import hashlib
-import threading
 
 import pytest
 from sqlalchemy import func, select
@@ -19,7 +18,7 @@ from portal.database import db
 from portal.models import STAGE_FULL, AuditEvent, Invitation, RecoveryCode, User, UserSession
 from portal.services import accounts, audit, invitations, sessions, totp
 from portal.web import Origin
-from tests.support import DEFAULT_PASSWORD, csrf_token, page_text, post, secret_from_page, sign_in
+from tests.support import DEFAULT_PASSWORD, csrf_token, page_text, post, secret_from_page, sign_in, user_row, audit_kinds, wrong_code, race
 
 RACERS = 20
 
@@ -28,20 +27,10 @@ def _code(secret, clock, steps=0):
     return totp.code_at_step(secret, totp.step_at(clock.now()) + steps)
 
 
-def _wrong_code(secret, clock):
-    return "000000" if _code(secret, clock) != "000000" else "111111"
 
 
-def _user(app, user_id) -> User:
-    with app.app_context():
-        user = db.session.get(User, user_id)
-        db.session.expunge(user)
-        return user
 
 
-def _kinds(app, user_id) -> list[str]:
-    with app.app_context():
-        return db.session.scalars(select(AuditEvent.kind).where(AuditEvent.subject_id == user_id)).all()
 
 
 def _codes_left(app, user_id) -> int:
@@ -74,12 +63,12 @@ def test_locked_code_step_refuses_even_a_valid_recovery_code(client, app, employ
     secret, codes = enrol(employee)
     sign_in(client, "emma@example.com")
     for _ in range(3):
-        assert post(client, "/login/code", {"code": _wrong_code(secret, clock)}).status_code == 422
+        assert post(client, "/login/code", {"code": wrong_code(secret, clock)}).status_code == 422
     for _ in range(7):  # each further wrong code after its wait, until the tenth locks
         clock.advance(seconds=320)
         sign_in(client, "emma@example.com")
-        assert post(client, "/login/code", {"code": _wrong_code(secret, clock)}).status_code == 422
-    assert _user(app, employee).second_step_failures == 10
+        assert post(client, "/login/code", {"code": wrong_code(secret, clock)}).status_code == 422
+    assert user_row(app, employee).second_step_failures == 10
 
     clock.advance(minutes=1)
     refused = post(client, "/login/recovery", {"code": codes[0]})
@@ -102,8 +91,8 @@ def test_three_wrong_recovery_codes_count_and_then_even_a_right_one_waits(client
     for guess in ("aaaaa-aaaaa", "bbbbb-bbbbb", "ccccc-ccccc"):
         assert guess not in codes
         assert post(client, "/login/recovery", {"code": guess}).status_code == 422
-    assert _user(app, employee).second_step_failures == 3
-    assert _kinds(app, employee).count("two_step_failed") == 3
+    assert user_row(app, employee).second_step_failures == 3
+    assert audit_kinds(app, employee).count("two_step_failed") == 3
 
     waiting = post(client, "/login/recovery", {"code": codes[0]})
     assert waiting.status_code == 429
@@ -123,7 +112,7 @@ def test_the_code_that_confirmed_enrolment_cannot_sign_in_in_the_same_step(clien
     code = totp.code_at(secret, clock.now())
     assert post(client, "/profile/security/confirm", {"code": code}).status_code == 200
     assert post(client, "/profile/security/codes-saved", {"saved": "y"}).status_code == 200
-    assert _user(app, employee).totp_last_step == totp.step_at(clock.now())
+    assert user_row(app, employee).totp_last_step == totp.step_at(clock.now())
     post(client, "/logout")
 
     sign_in(client, "emma@example.com")
@@ -162,7 +151,7 @@ def test_code_step_allows_20_posts_a_minute_per_account_from_any_address(app, em
     # Empty codes: the form refuses them, so the account's own failure count stays out.
     for n in range(20):
         assert _code_post(browser, ip=f"198.51.100.{n + 1}").status_code == 422, n
-    assert _user(app, employee).second_step_failures == 0
+    assert user_row(app, employee).second_step_failures == 0
     assert_friendly_429(_code_post(browser, ip="198.51.100.200"))
 
     limiter_clock.advance(minutes=1, seconds=1)
@@ -218,7 +207,7 @@ def test_a_secret_ciphertext_does_not_open_for_another_user(app, employee, make_
     olga = make_user("olga@example.com", name="Olga Berg")
     enrol(employee)
     keyring = app.extensions["keyring"]
-    blob = _user(app, employee).totp_secret
+    blob = user_row(app, employee).totp_secret
     assert keyring.decrypt_secret(blob, user_id=employee)  # opens for its owner
     with pytest.raises(DecryptionError):
         keyring.decrypt_secret(blob, user_id=olga)
@@ -280,7 +269,7 @@ def test_a_wrong_password_on_the_security_page_is_recorded(client, app, employee
             select(AuditEvent).where(AuditEvent.kind == audit.PASSWORD_CONFIRM_FAILED)
         ).one()
         assert (event.actor_id, event.subject_id) == (employee, employee)
-    assert _user(app, employee).pending_totp_secret is None
+    assert user_row(app, employee).pending_totp_secret is None
 
 
 # --- 18. a new sign-in leaves no old session row behind ----------------------------------
@@ -313,26 +302,6 @@ def test_signing_in_again_in_the_same_browser_removes_its_previous_row(app, empl
 # --- 19. an invitation link works once under a race --------------------------------------
 
 
-def _race(work) -> list:
-    barrier = threading.Barrier(RACERS)
-    results: list = [None] * RACERS
-
-    def run(index):
-        barrier.wait()
-        try:
-            results[index] = work(index)
-        except accounts.AccountError:
-            results[index] = "refused"
-        except Exception as error:  # noqa: BLE001 - reported by the assertion below
-            results[index] = repr(error)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(RACERS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    return results
-
 
 def test_one_invitation_accepted_by_20_threads_works_once(app, employee):
     with app.app_context():
@@ -342,10 +311,13 @@ def test_one_invitation_accepted_by_20_threads_works_once(app, employee):
 
     def accept(index):
         with app.app_context():
-            invitations.accept(token, f"racing passphrase {index}", Origin(f"10.0.2.{index}", "race"))
+            try:
+                invitations.accept(token, f"racing passphrase {index}", Origin(f"10.0.2.{index}", "race"))
+            except accounts.AccountError:
+                return "refused"
             return "accepted"
 
-    results = _race(accept)
+    results = race(accept, RACERS)
     assert results.count("accepted") == 1, results
     assert results.count("refused") == RACERS - 1, results
     with app.app_context():

@@ -1,6 +1,5 @@
 """Invitation and password links: single use, seven days, and the invitee's first sign-in."""
 
-from datetime import timedelta
 
 import pytest
 

@@ -3,7 +3,7 @@
 import re
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from portal.auth.current import COOKIE_NAME
 from portal.database import db
@@ -245,7 +245,6 @@ def test_the_fresh_password_window_starts_at_the_password_step(client, employee,
 def test_one_pending_sign_in_completes_once_when_two_codes_race(app, client, employee, enrol, clock):
     import threading
 
-    from portal.auth.current import COOKIE_NAME
     from portal.models import UserSession
     from tests.support import csrf_token
 

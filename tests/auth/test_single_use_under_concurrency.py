@@ -1,6 +1,5 @@
 """Single use holds when many requests race: one recovery code, one TOTP code."""
 
-import threading
 
 from sqlalchemy import func, select
 
@@ -8,25 +7,10 @@ from portal.database import db
 from portal.models import RecoveryCode, User
 from portal.services import recovery_codes, totp
 from portal.web import Origin
-from tests.support import post, sign_in
+from tests.support import post, race, sign_in
 
 RACERS = 20
 
-
-def _race(work) -> list:
-    barrier = threading.Barrier(RACERS)
-    results: list = [None] * RACERS
-
-    def run(index):
-        barrier.wait()
-        results[index] = work(index)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(RACERS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    return results
 
 
 def test_one_recovery_code_redeemed_by_20_threads_works_once(app, employee, enrol):
@@ -39,7 +23,7 @@ def test_one_recovery_code_redeemed_by_20_threads_works_once(app, employee, enro
             db.session.commit()
             return spent
 
-    assert sum(_race(redeem)) == 1
+    assert sum(race(redeem)) == 1
     with app.app_context():
         used = db.session.scalar(
             select(func.count(RecoveryCode.id)).where(RecoveryCode.user_id == employee, RecoveryCode.used_at.is_not(None))
@@ -58,7 +42,7 @@ def test_one_recovery_code_in_20_pending_sign_ins_signs_in_once(app, employee, e
     def submit(index):
         return post(clients[index], "/login/recovery", {"code": codes[3]}).status_code
 
-    statuses = _race(submit)
+    statuses = race(submit)
     assert statuses.count(303) == 1, statuses
 
 
@@ -76,7 +60,7 @@ def test_one_totp_code_in_20_pending_sign_ins_signs_in_once(app, employee, enrol
     def submit(index):
         return clients[index].post("/login/code", data={"code": code, "csrf_token": tokens[index]}).status_code
 
-    statuses = _race(submit)
+    statuses = race(submit)
     assert statuses.count(303) == 1, statuses
     with app.app_context():
         assert db.session.get(User, employee).totp_last_step == totp.step_at(clock.now())
@@ -94,7 +78,7 @@ def test_one_enrolment_confirmed_by_20_threads_turns_on_once(app, employee, cloc
             user = db.session.get(User, employee)
             return two_step.confirm_enrolment(user, code, Origin(f"10.0.1.{index}", "race"), None).ok
 
-    assert sum(_race(confirm)) == 1
+    assert sum(race(confirm)) == 1
     with app.app_context():
         codes = db.session.scalar(select(func.count(RecoveryCode.id)).where(RecoveryCode.user_id == employee))
         from portal.models import AuditEvent
@@ -118,7 +102,7 @@ def test_20_racing_wrong_codes_are_checked_no_faster_than_one_by_one(app, employ
     def submit(index):
         return clients[index].post("/login/code", data={"code": wrong, "csrf_token": tokens[index]}).status_code
 
-    statuses = _race(submit)
+    statuses = race(submit)
     assert statuses.count(422) == 3 and statuses.count(429) == RACERS - 3, statuses
     with app.app_context():
         assert db.session.get(User, employee).second_step_failures == 3

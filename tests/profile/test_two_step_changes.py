@@ -3,28 +3,15 @@
 from sqlalchemy import select
 
 from portal.database import db
-from portal.models import AuditEvent, RecoveryCode, User
+from portal.models import RecoveryCode, User
 from portal.services import totp
-from tests.support import page_text, post, recovery_codes_from_page, secret_from_page, sign_in
+from tests.support import page_text, post, recovery_codes_from_page, secret_from_page, sign_in, user_row, audit_kinds, sign_in_with_code
 
 
-def _sign_in_with_code(client, secret, clock, email="emma@example.com"):
-    sign_in(client, email)
-    response = post(client, "/login/code", {"code": totp.code_at(secret, clock.now())})
-    assert response.status_code == 303, page_text(response)
-    clock.advance(seconds=30)
 
 
-def _user(app, user_id) -> User:
-    with app.app_context():
-        user = db.session.get(User, user_id)
-        db.session.expunge(user)
-        return user
 
 
-def _kinds(app, user_id) -> list[str]:
-    with app.app_context():
-        return db.session.scalars(select(AuditEvent.kind).where(AuditEvent.subject_id == user_id)).all()
 
 
 # --- My mobile device has changed ------------------------------------------------------
@@ -32,7 +19,7 @@ def _kinds(app, user_id) -> list[str]:
 
 def test_device_change_needs_the_password_and_a_code(client, app, employee, enrol, clock):
     secret, _ = enrol(employee)
-    _sign_in_with_code(client, secret, clock)
+    sign_in_with_code(client, secret, clock)
     opened = client.get("/profile/security?open=device")
     assert "My mobile device has changed" in page_text(opened)
 
@@ -41,12 +28,12 @@ def test_device_change_needs_the_password_and_a_code(client, app, employee, enro
     assert "password is not right" in page_text(wrong_password)
     wrong_code = post(client, "/profile/security/device", {"password": "correct horse battery", "code": "000000" if totp.code_at(secret, clock.now()) != "000000" else "111111"})
     assert wrong_code.status_code == 422
-    assert _user(app, employee).pending_totp_secret is None
+    assert user_row(app, employee).pending_totp_secret is None
 
 
 def test_new_phone_keeps_the_old_one_working_until_confirmed(client, other_client, app, employee, enrol, clock):
     old_secret, _ = enrol(employee)
-    _sign_in_with_code(client, old_secret, clock)
+    sign_in_with_code(client, old_secret, clock)
     started = post(client, "/profile/security/device", {"password": "correct horse battery", "code": totp.code_at(old_secret, clock.now())})
     assert started.status_code == 200
     page = page_text(started)
@@ -56,7 +43,7 @@ def test_new_phone_keeps_the_old_one_working_until_confirmed(client, other_clien
     clock.advance(seconds=30)
 
     # Meanwhile the old phone still signs in.
-    _sign_in_with_code(other_client, old_secret, clock)
+    sign_in_with_code(other_client, old_secret, clock)
 
     confirmed = post(client, "/profile/security/confirm", {"code": totp.code_at(new_secret, clock.now())})
     assert confirmed.status_code == 200
@@ -68,21 +55,21 @@ def test_new_phone_keeps_the_old_one_working_until_confirmed(client, other_clien
     assert post(other_client, "/login/code", {"code": totp.code_at(old_secret, clock.now())}).status_code == 422
     clock.advance(seconds=30)
     assert post(other_client, "/login/code", {"code": totp.code_at(new_secret, clock.now())}).status_code == 303
-    assert "device_changed" in _kinds(app, employee)
+    assert "device_changed" in audit_kinds(app, employee)
 
 
 def test_device_change_with_a_recovery_code_and_cancel(client, app, employee, enrol, clock):
     old_secret, codes = enrol(employee)
-    _sign_in_with_code(client, old_secret, clock)
+    sign_in_with_code(client, old_secret, clock)
     started = post(client, "/profile/security/device", {"password": "correct horse battery", "code": codes[0]})
     assert started.status_code == 200
     assert "Set up your new device" in page_text(started)
     cancelled = post(client, "/profile/security/cancel")
     assert "keeps working" in page_text(cancelled)
-    user = _user(app, employee)
+    user = user_row(app, employee)
     assert user.pending_totp_secret is None and user.totp_secret is not None
     post(client, "/logout")
-    _sign_in_with_code(client, old_secret, clock)
+    sign_in_with_code(client, old_secret, clock)
 
 
 # --- Turning it off --------------------------------------------------------------------
@@ -90,36 +77,36 @@ def test_device_change_with_a_recovery_code_and_cancel(client, app, employee, en
 
 def test_turn_off_needs_password_and_code_and_removes_everything(client, other_client, app, employee, enrol, clock):
     secret, _ = enrol(employee)
-    _sign_in_with_code(other_client, secret, clock)
-    _sign_in_with_code(client, secret, clock)
+    sign_in_with_code(other_client, secret, clock)
+    sign_in_with_code(client, secret, clock)
 
     refused = post(client, "/profile/security/turn-off", {"password": "correct horse battery", "code": "12345"})
     assert refused.status_code == 422
-    assert _user(app, employee).totp_secret is not None
+    assert user_row(app, employee).totp_secret is not None
 
     done = post(client, "/profile/security/turn-off", {"password": "correct horse battery", "code": totp.code_at(secret, clock.now())})
     assert done.status_code == 200
     assert "Two-step authentication is off" in page_text(done)
-    user = _user(app, employee)
+    user = user_row(app, employee)
     assert user.totp_secret is None and user.totp_last_step is None
     with app.app_context():
         assert db.session.scalars(select(RecoveryCode).where(RecoveryCode.user_id == employee)).all() == []
     assert other_client.get("/profile/security").status_code == 302
     post(client, "/logout")
     assert sign_in(client, "emma@example.com").headers["Location"].endswith("/profile/security")
-    assert "two_step_disabled" in _kinds(app, employee)
+    assert "two_step_disabled" in audit_kinds(app, employee)
 
 
 def test_turn_off_is_refused_where_the_policy_forbids_it(client, app, employee, enrol, clock, monkeypatch):
     from portal.services import policy
 
     secret, _ = enrol(employee)
-    _sign_in_with_code(client, secret, clock)
+    sign_in_with_code(client, secret, clock)
     monkeypatch.setattr(policy, "may_turn_off_two_step", lambda user: False)
     assert "Turn off" not in page_text(client.get("/profile/security"))
     refused = post(client, "/profile/security/turn-off", {"password": "correct horse battery", "code": totp.code_at(secret, clock.now())})
     assert refused.status_code == 422
-    assert _user(app, employee).totp_secret is not None
+    assert user_row(app, employee).totp_secret is not None
 
 
 # --- New recovery codes ----------------------------------------------------------------
@@ -127,7 +114,7 @@ def test_turn_off_is_refused_where_the_policy_forbids_it(client, app, employee, 
 
 def test_regenerate_needs_password_and_a_current_code_and_replaces_all(client, other_client, app, employee, enrol, clock):
     secret, old_codes = enrol(employee)
-    _sign_in_with_code(client, secret, clock)
+    sign_in_with_code(client, secret, clock)
     with_recovery_code = post(client, "/profile/security/recovery-codes", {"password": "correct horse battery", "code": old_codes[0]})
     assert with_recovery_code.status_code == 422  # a current app code is needed here
     wrong_password = post(client, "/profile/security/recovery-codes", {"password": "wrong password!", "code": totp.code_at(secret, clock.now())})
@@ -142,7 +129,7 @@ def test_regenerate_needs_password_and_a_current_code_and_replaces_all(client, o
     sign_in(other_client, "emma@example.com")
     assert post(other_client, "/login/recovery", {"code": old_codes[1]}).status_code == 422
     assert post(other_client, "/login/recovery", {"code": new_codes[0]}).status_code == 303
-    assert "recovery_codes_regenerated" in _kinds(app, employee)
+    assert "recovery_codes_regenerated" in audit_kinds(app, employee)
 
 
 # --- Guards on every 2FA form ----------------------------------------------------------
@@ -163,14 +150,14 @@ TWO_STEP_FORMS = [
 
 def test_every_two_step_form_needs_the_csrf_token(client, app, employee, enrol, clock):
     secret, codes = enrol(employee)
-    _sign_in_with_code(client, secret, clock)
-    before = _user(app, employee)
+    sign_in_with_code(client, secret, clock)
+    before = user_row(app, employee)
     for path in TWO_STEP_FORMS:
         response = client.post(path, data={"password": "correct horse battery", "code": totp.code_at(secret, clock.now()), "saved": "y"})
         assert response.status_code in (400, 303), path
         if response.status_code == 303:  # the second-step pages send a full session away
             assert "/login" not in response.headers["Location"] or path.startswith("/login")
-    after = _user(app, employee)
+    after = user_row(app, employee)
     assert (after.totp_secret, after.pending_totp_secret, after.totp_last_step) == (
         before.totp_secret,
         before.pending_totp_secret,
@@ -215,7 +202,7 @@ def test_ending_another_users_session_changes_nothing(client, other_client, app,
 
 def test_recent_activity_shows_the_employees_events(client, employee, enrol, clock):
     secret, _ = enrol(employee)
-    _sign_in_with_code(client, secret, clock)
+    sign_in_with_code(client, secret, clock)
     page = page_text(client.get("/profile/security"))
     assert "Two-step authentication turned on" in page
     assert "Signed in" in page
@@ -265,4 +252,4 @@ def test_wrong_passwords_share_one_tight_budget_per_account(client, app, employe
     # The eleventh wrong guess, on any of these forms, waits; so does the right password.
     assert post(client, "/profile/security/enable", {"password": "guess number 11"}).status_code == 429
     assert post(client, "/profile/security/enable", {"password": "correct horse battery"}).status_code == 429
-    assert _user(app, employee).pending_totp_secret is None
+    assert user_row(app, employee).pending_totp_secret is None

@@ -3,10 +3,10 @@
 from sqlalchemy import select
 
 from portal.database import db
-from portal.models import AuditEvent, RecoveryCode, User
+from portal.models import AuditEvent, RecoveryCode
 from portal.services import totp
 from tests.support import (
-    HTMX_HEADERS,
+    user_row,
     page_text,
     post,
     recovery_codes_from_page,
@@ -15,11 +15,6 @@ from tests.support import (
 )
 
 
-def _user(app, user_id) -> User:
-    with app.app_context():
-        user = db.session.get(User, user_id)
-        db.session.expunge(user)
-        return user
 
 
 def _start(client, clock):
@@ -36,7 +31,7 @@ def test_enable_shows_qr_key_and_manual_settings(client, app, employee, clock):
     assert len(secret) == 32
     for setting in ("emma@example.com", "Acme Tools", "SHA-1", "30 seconds", "<dd>6</dd>"):
         assert setting in page
-    user = _user(app, employee)
+    user = user_row(app, employee)
     assert user.totp_secret is None and user.pending_totp_secret is not None
     assert secret.encode() not in user.pending_totp_secret  # encrypted at rest
 
@@ -55,7 +50,7 @@ def test_wrong_code_says_so_and_changes_nothing(client, app, employee, clock):
     response = post(client, "/profile/security/confirm", {"code": wrong})
     assert response.status_code == 422
     assert "That code is not right" in page_text(response)
-    assert _user(app, employee).totp_secret is None
+    assert user_row(app, employee).totp_secret is None
 
 
 def test_code_from_a_phone_clock_minutes_off_is_explained(client, app, employee, clock):
@@ -66,7 +61,7 @@ def test_code_from_a_phone_clock_minutes_off_is_explained(client, app, employee,
     assert response.status_code == 422
     assert "about 5 minutes" in page_text(response)
     assert "ahead of" in page_text(response)
-    assert _user(app, employee).totp_secret is None
+    assert user_row(app, employee).totp_secret is None
 
 
 def test_correct_code_turns_it_on_and_shows_ten_codes_until_saved(client, app, employee, clock):
@@ -81,7 +76,7 @@ def test_correct_code_turns_it_on_and_shows_ten_codes_until_saved(client, app, e
     assert "Download .txt" in page and "Print" in page and "Copy" in page
     assert response.headers["Cache-Control"] == "no-store"
 
-    user = _user(app, employee)
+    user = user_row(app, employee)
     assert user.totp_secret is not None and user.pending_totp_secret is None
     with app.app_context():
         stored = db.session.scalars(select(RecoveryCode.code_hash).where(RecoveryCode.user_id == employee)).all()
@@ -123,7 +118,7 @@ def test_cancel_drops_the_pending_secret(client, app, employee, clock):
     _start(client, clock)
     response = post(client, "/profile/security/cancel")
     assert "Setup was cancelled" in page_text(response)
-    assert _user(app, employee).pending_totp_secret is None
+    assert user_row(app, employee).pending_totp_secret is None
 
 
 def test_enrolment_needs_a_fresh_password(client, app, employee, clock):
@@ -131,12 +126,12 @@ def test_enrolment_needs_a_fresh_password(client, app, employee, clock):
     clock.advance(minutes=6)
     asked = post(client, "/profile/security/enable")
     assert "confirm your password" in page_text(asked)
-    assert _user(app, employee).pending_totp_secret is None
+    assert user_row(app, employee).pending_totp_secret is None
 
     wrong = post(client, "/profile/security/enable", {"password": "not my password"})
     assert wrong.status_code == 422
     assert "The password is not right" in page_text(wrong)
-    assert _user(app, employee).pending_totp_secret is None
+    assert user_row(app, employee).pending_totp_secret is None
 
     right = post(client, "/profile/security/enable", {"password": "correct horse battery"})
     assert right.status_code == 200
@@ -149,7 +144,7 @@ def test_confirming_after_the_password_went_stale_asks_again(client, app, employ
     clock.advance(minutes=6)
     response = post(client, "/profile/security/confirm", {"code": totp.code_at(secret, clock.now())})
     assert response.status_code == 403
-    assert _user(app, employee).totp_secret is None
+    assert user_row(app, employee).totp_secret is None
 
 
 def test_htmx_gets_only_the_two_step_panel(client, employee, clock):

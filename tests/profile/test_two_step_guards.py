@@ -9,9 +9,12 @@ import pytest
 from sqlalchemy import select
 
 from portal.database import db
-from portal.models import AuditEvent, RecoveryCode, User
+from portal.models import AuditEvent, RecoveryCode
 from portal.services import totp
 from tests.support import (
+    user_row,
+    sign_in_with_code,
+    wrong_code,
     DEFAULT_PASSWORD,
     HTMX_HEADERS,
     page_text,
@@ -28,22 +31,10 @@ def _code(secret, clock):
     return totp.code_at(secret, clock.now())
 
 
-def _wrong_code(secret, clock):
-    return "000000" if _code(secret, clock) != "000000" else "111111"
 
 
-def _sign_in_with_code(client, secret, clock, email="emma@example.com"):
-    sign_in(client, email)
-    response = post(client, "/login/code", {"code": _code(secret, clock)})
-    assert response.status_code == 303, page_text(response)
-    clock.advance(seconds=30)
 
 
-def _user(app, user_id) -> User:
-    with app.app_context():
-        user = db.session.get(User, user_id)
-        db.session.expunge(user)
-        return user
 
 
 def _code_hashes(app, user_id) -> set[str]:
@@ -52,7 +43,7 @@ def _code_hashes(app, user_id) -> set[str]:
 
 
 def _two_step_state(app, user_id):
-    user = _user(app, user_id)
+    user = user_row(app, user_id)
     return (
         user.totp_secret,
         user.pending_totp_secret,
@@ -76,18 +67,18 @@ def _start_enrolment(client):
 )
 def test_guarded_change_waits_after_three_wrong_codes_even_for_the_right_one(client, app, employee, enrol, clock, path):
     secret, _ = enrol(employee)
-    _sign_in_with_code(client, secret, clock)
+    sign_in_with_code(client, secret, clock)
     before = _two_step_state(app, employee)
     for _ in range(3):
-        wrong = post(client, path, {"password": DEFAULT_PASSWORD, "code": _wrong_code(secret, clock)})
+        wrong = post(client, path, {"password": DEFAULT_PASSWORD, "code": wrong_code(secret, clock)})
         assert wrong.status_code == 422
-    assert _user(app, employee).second_step_failures == 3
+    assert user_row(app, employee).second_step_failures == 3
 
     refused = post(client, path, {"password": DEFAULT_PASSWORD, "code": _code(secret, clock)})
     assert refused.status_code == 429
     assert "wait" in page_text(refused)
     assert _two_step_state(app, employee) == before
-    assert _user(app, employee).totp_last_step != totp.step_at(clock.now())  # the code was not spent
+    assert user_row(app, employee).totp_last_step != totp.step_at(clock.now())  # the code was not spent
 
 
 # --- 4. a wrong code on the device form counts --------------------------------------------
@@ -95,13 +86,13 @@ def test_guarded_change_waits_after_three_wrong_codes_even_for_the_right_one(cli
 
 def test_a_wrong_code_on_the_device_change_form_counts_against_the_account(client, app, employee, enrol, clock):
     secret, _ = enrol(employee)
-    _sign_in_with_code(client, secret, clock)
-    assert _user(app, employee).second_step_failures == 0
+    sign_in_with_code(client, secret, clock)
+    assert user_row(app, employee).second_step_failures == 0
     response = post(
-        client, "/profile/security/device", {"password": DEFAULT_PASSWORD, "code": _wrong_code(secret, clock)}
+        client, "/profile/security/device", {"password": DEFAULT_PASSWORD, "code": wrong_code(secret, clock)}
     )
     assert response.status_code == 422
-    user = _user(app, employee)
+    user = user_row(app, employee)
     assert user.second_step_failures == 1
     assert user.pending_totp_secret is None
     with app.app_context():
@@ -115,13 +106,13 @@ def test_a_wrong_code_on_the_device_change_form_counts_against_the_account(clien
 def test_admin_reset_ends_the_employees_signed_in_sessions(client, other_client, app, admin_user, employee, enrol, clock):
     employee_secret, _ = enrol(employee)
     admin_secret, _ = enrol(admin_user)
-    _sign_in_with_code(other_client, employee_secret, clock)  # Emma, fully signed in
+    sign_in_with_code(other_client, employee_secret, clock)  # Emma, fully signed in
     assert other_client.get("/profile/security").status_code == 200
-    _sign_in_with_code(client, admin_secret, clock, email="ada@example.com")
+    sign_in_with_code(client, admin_secret, clock, email="ada@example.com")
 
     done = post(client, f"/admin/employees/{employee}/reset-two-step", {"reason": "lost phone and codes"})
     assert done.status_code == 303
-    assert _user(app, employee).totp_secret is None
+    assert user_row(app, employee).totp_secret is None
 
     response = other_client.get("/profile/security")
     assert response.status_code == 302
@@ -170,7 +161,7 @@ def test_unsaved_recovery_codes_are_hidden_once_the_password_is_stale(client, ap
             assert code not in page and code.replace("-", "") not in page
         assert "Your new recovery codes are waiting to be saved." in page
         assert PASSWORD_PROMPT in page
-    assert _user(app, employee).unsaved_recovery_codes is not None
+    assert user_row(app, employee).unsaved_recovery_codes is not None
 
     again = post(client, "/profile/security/enable", {"password": DEFAULT_PASSWORD})
     assert recovery_codes_from_page(page_text(again)) == codes
@@ -189,7 +180,7 @@ def test_recovery_codes_download_is_gone_once_the_password_is_stale(client, app,
 
 def test_htmx_post_without_csrf_token_is_refused_and_changes_nothing(client, app, employee, enrol, clock):
     secret, _ = enrol(employee)
-    _sign_in_with_code(client, secret, clock)
+    sign_in_with_code(client, secret, clock)
     before = _two_step_state(app, employee)
     forms = {
         "/profile/security/turn-off": {"password": DEFAULT_PASSWORD, "code": _code(secret, clock)},
@@ -200,18 +191,18 @@ def test_htmx_post_without_csrf_token_is_refused_and_changes_nothing(client, app
         response = client.post(path, data=data, headers=HTMX_HEADERS)
         assert response.status_code == 400, path
     assert _two_step_state(app, employee) == before
-    assert _user(app, employee).second_step_failures == 0
+    assert user_row(app, employee).second_step_failures == 0
     # The same request with the token goes through, so it was the missing token.
     done = post(client, "/profile/security/turn-off", forms["/profile/security/turn-off"], htmx=True)
     assert done.status_code == 200
-    assert _user(app, employee).totp_secret is None
+    assert user_row(app, employee).totp_secret is None
 
 
 def test_htmx_enable_without_csrf_token_starts_no_enrolment(client, app, employee, clock):
     sign_in(client, "emma@example.com")
     response = client.post("/profile/security/enable", data={}, headers=HTMX_HEADERS)
     assert response.status_code == 400
-    assert _user(app, employee).pending_totp_secret is None
+    assert user_row(app, employee).pending_totp_secret is None
 
 
 # --- 14. a pending enrolment expires -----------------------------------------------------
@@ -228,7 +219,7 @@ def test_a_pending_enrolment_expires_after_thirty_minutes(client, app, employee,
 
     refused = post(client, "/profile/security/confirm", {"code": _code(old_secret, clock)})
     assert refused.status_code == 422
-    assert _user(app, employee).totp_secret is None
+    assert user_row(app, employee).totp_secret is None
     assert post(client, "/profile/security/confirm", {"code": _code(new_secret, clock)}).status_code == 200
 
 
@@ -239,4 +230,4 @@ def test_a_pending_enrolment_still_confirms_within_thirty_minutes(client, app, e
     again = post(client, "/profile/security/enable", {"password": DEFAULT_PASSWORD})
     assert secret_from_page(page_text(again)) == secret
     assert post(client, "/profile/security/confirm", {"code": _code(secret, clock)}).status_code == 200
-    assert _user(app, employee).totp_secret is not None
+    assert user_row(app, employee).totp_secret is not None
