@@ -1,8 +1,8 @@
 """One handler per status: a friendly page, or a message fragment for htmx."""
 
-from flask import Flask, make_response, render_template
+from flask import Flask, current_app, make_response, redirect, render_template, request
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed
 
 from portal.database import db
 from portal.web import UnusableInput, refuse_unusable_input, wants_fragment
@@ -34,6 +34,23 @@ def _render(status: int, message: str | None = None):
     return response
 
 
+def _nearest_page(path: str) -> str | None:
+    """The closest parent path that answers GET, such as /profile/security for
+    /profile/security/enable."""
+    adapter = current_app.url_map.bind("localhost")
+    parts = path.rstrip("/").split("/")
+    while len(parts) > 1:
+        parts.pop()
+        candidate = "/".join(parts) or "/"
+        for attempt in (candidate, candidate + "/"):
+            try:
+                adapter.match(attempt, method="GET")
+            except HTTPException:
+                continue
+            return attempt
+    return None
+
+
 def init_app(app: Flask) -> None:
     # Bad input of any shape gets its 4xx before a view sees it (after the CSRF check).
     app.before_request(refuse_unusable_input)
@@ -45,6 +62,16 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def _csrf(error: CSRFError):
         return _render(400, "This form has expired or was not sent from the portal. Reload the page and try again.")
+
+    @app.errorhandler(MethodNotAllowed)
+    def _method_not_allowed(error: MethodNotAllowed):
+        # Back, a reload or a bookmark after a plain form post lands here with GET: go to
+        # the page the form was on rather than show an error.
+        if request.method == "GET":
+            page = _nearest_page(request.path)
+            if page is not None:
+                return redirect(page, code=303)
+        return _render(405)
 
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException):

@@ -11,7 +11,7 @@ from portal.database import db
 from portal.extensions import limiter
 from portal.forms import EmptyForm
 from portal.models import STAGE_FULL, STAGE_PASSWORD
-from portal.services import accounts, audit, invitations, recovery_codes, sessions, two_step
+from portal.services import accounts, audit, first_run, invitations, recovery_codes, sessions, two_step
 from portal.services.passwords import problem_with
 from portal.web import request_origin, safe_next
 
@@ -26,6 +26,16 @@ def _account_key() -> str:
 
 def _failed(response) -> bool:
     return response.status_code != 303
+
+
+@auth.get("/")
+def home():
+    """Where the bare address leads: setup, sign-in, or the Security page."""
+    if first_run.is_needed():
+        return redirect(url_for("setup.start"), code=303)
+    if current_user.is_authenticated:
+        return redirect(url_for("profile.security"), code=303)
+    return redirect(url_for("auth.login"), code=303)
 
 
 @auth.route("/login", methods=["GET", "POST"])

@@ -220,8 +220,9 @@ def _two_step_response(status: int = 200, **forms):
             status,
         )
         response.vary.add("HX-Request")
-    # Other panels (activity, sessions) refresh themselves when this event fires.
-    response.headers["HX-Trigger"] = "security-changed"
+    if status < 400:
+        # Other panels (activity, sessions) refresh themselves when this event fires.
+        response.headers["HX-Trigger"] = "security-changed"
     return response
 
 

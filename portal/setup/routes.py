@@ -18,7 +18,7 @@ setup = Blueprint("setup", __name__)
 @limiter.limit("20 per minute")
 def start():
     if not first_run.is_needed():
-        abort(404)
+        return render_template("setup/done.html"), 404
     token = request.values.get("token", "")
     if not first_run.token_matches(current_app.instance_path, token):
         return render_template("setup/token_needed.html"), 403

@@ -58,8 +58,13 @@ def test_an_unknown_employee_is_not_found(admin_client, user_id):
 
 
 @pytest.mark.parametrize("action", ["deactivate", "reactivate", "reset-password"])
-def test_actions_are_posts_only(admin_client, employee, action):
-    assert admin_client.get(f"/admin/employees/{employee}/{action}").status_code == 405
+def test_actions_are_posts_only(app, admin_client, employee, action):
+    # A GET (Back or a reload after the post) changes nothing and leads to the page.
+    response = admin_client.get(f"/admin/employees/{employee}/{action}")
+    assert response.status_code == 303
+    assert response.headers["Location"] == f"/admin/employees/{employee}"
+    emma = user_by_id(app, employee)
+    assert emma.active and emma.password_hash
 
 
 @pytest.mark.parametrize("action", ["deactivate", "reset-password"])
