@@ -3,8 +3,11 @@
 from tests.support import post, sign_in
 
 
-def test_the_bare_address_leads_to_setup_sign_in_or_the_security_page(app, client, make_user):
+def test_the_bare_address_leads_to_setup_on_an_empty_portal(client):
     assert client.get("/").headers["Location"] == "/setup"
+
+
+def test_the_bare_address_leads_to_sign_in_or_the_security_page(client, make_user):
     make_user("emma@example.com")
     assert client.get("/").headers["Location"] == "/login"
     sign_in(client, "emma@example.com")
