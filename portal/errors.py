@@ -4,6 +4,8 @@ from flask import Flask, current_app, make_response, redirect, render_template, 
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed
 
+from flask_login import current_user
+
 from portal.database import db
 from portal.web import UnusableInput, refuse_unusable_input, wants_fragment
 
@@ -18,6 +20,12 @@ MESSAGES = {
     429: ("Too many attempts", "Please wait a moment before you try again."),
     500: ("Something went wrong", "The portal could not finish this request. Nothing was changed."),
 }
+
+
+def sign_in_address() -> str:
+    from portal.auth.current import sign_in_address as address
+
+    return address()
 
 
 def _render(status: int, message: str | None = None):
@@ -61,7 +69,13 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def _csrf(error: CSRFError):
-        return _render(400, "This form has expired or was not sent from the portal. Reload the page and try again.")
+        if current_user.is_authenticated:
+            return _render(400, "This form has expired or was not sent from the portal. Reload the page and try again.")
+        # Most often: signed out in another tab, which renews the form token.
+        response = _render(400, "You are signed out, or this form has expired. Sign in again, then retry.")
+        if wants_fragment():
+            response.headers["HX-Redirect"] = sign_in_address()
+        return response
 
     @app.errorhandler(MethodNotAllowed)
     def _method_not_allowed(error: MethodNotAllowed):

@@ -29,3 +29,31 @@ def test_a_used_setup_link_says_the_portal_is_set_up(client, employee):
     response = client.get("/setup?token=whatever")
     assert response.status_code == 404
     assert "set up already" in response.get_data(as_text=True)
+
+
+def test_htmx_after_signing_out_elsewhere_goes_to_sign_in_as_a_whole_page(app, client, employee):
+    from tests.support import HTMX_HEADERS, csrf_token
+
+    sign_in(client, "emma@example.com")
+    token = csrf_token(client, "/profile/")
+    other_tab = app.test_client()
+    for cookie in client._cookies.values():
+        other_tab.set_cookie(cookie.key, cookie.value)
+    post(other_tab, "/logout")
+    # The first tab still shows the old page; its session is gone.
+    client.delete_cookie("portal_session")
+    headers = {**HTMX_HEADERS, "HX-Current-URL": "http://localhost/profile/"}
+    stale = client.post("/profile/details", data={"name": "Emma", "email": "emma@example.com", "csrf_token": token}, headers=headers)
+    assert stale.status_code in (400, 401)
+    assert stale.headers["HX-Redirect"] == "/login?next=/profile/"
+    fresh_token = csrf_token(client)
+    unauthorised = client.post("/profile/details", data={"name": "Emma", "email": "emma@example.com", "csrf_token": fresh_token}, headers=headers)
+    assert unauthorised.status_code == 401
+    assert unauthorised.headers["HX-Redirect"] == "/login?next=/profile/"
+    assert "<form" not in unauthorised.get_data(as_text=True)
+
+
+def test_a_page_that_needs_sign_in_comes_back_after_it(client, employee):
+    response = client.get("/profile/security?open=device")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/login?next=/profile/security?open%3Ddevice"

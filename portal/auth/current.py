@@ -7,6 +7,7 @@ its second step: it makes nobody the current user and reaches only the second-st
 from __future__ import annotations
 
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from flask import Flask, current_app, flash, g, redirect, request, url_for
 from flask import session as flask_session
@@ -16,7 +17,7 @@ from portal.database import db
 from portal.extensions import login_manager
 from portal.models import STAGE_FULL, STAGE_PASSWORD, User, UserSession
 from portal.services import sessions
-from portal.web import Origin, request_origin, wants_fragment
+from portal.web import Origin, request_origin, safe_next, wants_fragment
 
 COOKIE_NAME = "portal_session"
 
@@ -32,8 +33,31 @@ def init_app(app: Flask) -> None:
     login_manager.login_message = "Please sign in to see that page."
     login_manager.login_message_category = "info"
     login_manager.request_loader(_user_from_cookie)
+    login_manager.unauthorized_handler(_sign_in_first)
     app.before_request(_gate_pending_sign_in)
     app.after_request(_write_cookie)
+
+
+def sign_in_address() -> str:
+    """The sign-in page, coming back afterwards to the page the person was on."""
+    if wants_fragment():
+        back = urlsplit(request.headers.get("HX-Current-URL", "")).path or None
+    else:
+        back = request.full_path.rstrip("?") if request.method == "GET" else None
+    return url_for("auth.login", next=safe_next(back))
+
+
+def _sign_in_first():
+    """A page that needs a signed-in user: htmx is sent to sign-in as a whole page, not a
+    sign-in form squeezed into a panel."""
+    if wants_fragment():
+        response = current_app.response_class(
+            "You are signed out. Sign in again to continue.", status=401, mimetype="text/plain"
+        )
+        response.headers["HX-Redirect"] = sign_in_address()
+        return response
+    flash(login_manager.login_message, login_manager.login_message_category)
+    return redirect(sign_in_address(), code=302)
 
 
 def _session_row() -> UserSession | None:
