@@ -4,7 +4,7 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, Regexp, ValidationError
 
-from portal.services.passwords import MAX_LENGTH
+from portal.services.passwords import MAX_LENGTH, problem_with
 
 
 class EmptyForm(FlaskForm):
@@ -49,10 +49,18 @@ def current_password_field(label: str = "Your password", **render_kw) -> Passwor
     )
 
 
+def _good_enough_password(form, field) -> None:
+    problem = problem_with(field.data or "")
+    if problem:
+        raise ValidationError(problem)
+
+
 def new_password_field(label: str = "New password", **render_kw) -> PasswordField:
+    # The rules run as a validator, so every field's problem shows at once; the checks
+    # against the person's own name and email run in the view, which knows them.
     return PasswordField(
         label,
-        validators=[DataRequired("Choose a password."), Length(max=MAX_LENGTH)],
+        validators=[DataRequired("Choose a password."), Length(max=MAX_LENGTH), _good_enough_password],
         render_kw={"autocomplete": "new-password", **render_kw},
     )
 

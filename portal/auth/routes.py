@@ -53,7 +53,7 @@ def home():
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("profile.security"))
-    form = SignInForm(next=request.args.get("next", ""))
+    form = SignInForm(next=request.args.get("next", ""), email=request.args.get("email", "")[:254])
     if not form.validate_on_submit():
         status = 422 if request.method == "POST" else 200
         return render_template("auth/login.html", form=form), status
@@ -212,6 +212,6 @@ def accept_invitation(token: str):
             current.finish()
             db.session.commit()
             flash("Your password is set. Please sign in.", "success")
-            return redirect(url_for("auth.login"), code=303)
+            return redirect(url_for("auth.login", email=user.email), code=303)
     status = 422 if request.method == "POST" else 200
     return render_template("auth/invitation.html", form=form, invitation=invitation), status

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
@@ -46,4 +48,18 @@ def problem_with(password: str, *, email: str = "", name: str = "") -> str | Non
         return "The password must not be your name."
     if len(set(password)) < 4:
         return "That password is too easy to guess."
+    letters = re.sub(r"[^a-z]", "", lowered)
+    if letters in COMMON_WORDS or password.isdigit():
+        return "That password is among the first that attackers try. Use a few unrelated words."
     return None
+
+
+# Words that, padded with digits or symbols, make the passwords tried first.
+COMMON_WORDS = frozenset(
+    {
+        "password", "passwort", "passw", "qwerty", "qwertyuiop", "asdfgh", "letmein",
+        "welcome", "admin", "administrator", "iloveyou", "monkey", "dragon", "football",
+        "baseball", "sunshine", "princess", "trustno", "changeme", "secret", "master",
+        "login", "abc", "abcdef", "test", "guest", "summer", "winter", "spring", "autumn",
+    }
+)

@@ -31,7 +31,7 @@ def test_the_invitee_sets_a_password_and_signs_in(app, invitation):
     response = post(noah, invitation, {"password": PASSWORD, "confirm": PASSWORD})
 
     assert response.status_code == 303
-    assert response.headers["Location"].endswith("/login")
+    assert response.headers["Location"].endswith("/login?email=noah@example.com")
     assert sign_in(noah, "noah@example.com", PASSWORD).status_code == 303
     assert noah.get("/profile/").status_code == 200
     user = user_by_email(app, "noah@example.com")

@@ -136,3 +136,18 @@ def test_a_deactivated_account_gets_the_same_page_as_a_wrong_password(client, ma
     deactivated = page_text(sign_in(client, "gone@example.com"))
     # The pages differ only by the email typed in.
     assert wrong.replace("emma@example.com", "X") == deactivated.replace("gone@example.com", "X")
+
+
+def test_common_passwords_are_refused_with_every_other_problem_at_once(client, make_user):
+    from tests.support import post
+
+    make_user("emma@example.com")
+    from tests.support import sign_in as sign_in_first
+
+    sign_in_first(client, "emma@example.com")
+    common = post(client, "/profile/password", {"current_password": DEFAULT_PASSWORD, "new_password": "Password123!", "confirm": "Password123!"})
+    assert common.status_code == 422
+    assert "among the first that attackers try" in page_text(common)
+    several = post(client, "/profile/password", {"current_password": DEFAULT_PASSWORD, "new_password": "short", "confirm": "different"})
+    text = page_text(several)
+    assert "Use at least 10 characters." in text and "The two passwords differ." in text

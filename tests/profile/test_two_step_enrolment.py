@@ -188,3 +188,22 @@ def test_enrolment_can_be_confirmed_once(client, other_client, app, employee, cl
     assert second.status_code == 409
     with app.app_context():
         assert len(db.session.scalars(select(RecoveryCode).where(RecoveryCode.user_id == employee)).all()) == 10
+
+
+def test_saving_the_name_with_htmx_refreshes_the_header_too(client, employee):
+    sign_in(client, "emma@example.com")
+    response = post(client, "/profile/details", {"name": "Emma King", "email": "emma@example.com"}, htmx=True)
+    assert response.status_code == 200
+    assert '<span class="user-menu__name" id="user-menu-name" hx-swap-oob="true">Emma King</span>' in page_text(response)
+
+
+def test_activity_done_by_an_administrator_says_so(client, app, employee, admin_user):
+    from portal.database import db as database
+    from portal.models import User as UserModel
+    from portal.services import audit
+
+    with app.app_context():
+        audit.record(audit.PASSWORD_RESET_ISSUED, origin=None, actor=database.session.get(UserModel, admin_user), subject=database.session.get(UserModel, employee))
+        database.session.commit()
+    sign_in(client, "emma@example.com")
+    assert "by an administrator" in page_text(client.get("/profile/security"))
