@@ -17,7 +17,7 @@ MESSAGES = {
     410: ("Gone", "This link is no longer valid."),
     413: ("Too large", "What you sent is too large."),
     415: ("Not a form", "Send the form from the portal's page."),
-    429: ("Too many attempts", "Please wait a moment before you try again."),
+    429: ("Too many attempts", "For your safety, further tries must wait. Please try again in a few minutes."),
     500: ("Something went wrong", "The portal could not finish this request. Nothing was changed."),
 }
 

@@ -10,25 +10,27 @@
     }
   });
 
-  // After a swap, move focus into the new panel: its first invalid field, else a field
-  // meant to be typed in next, else its heading. Keyboard and screen-reader users would
-  // otherwise be left on an element that was just removed.
+  // After a swap that removed the focused element, move focus into the new panel: its
+  // first invalid field, else the field to type next, else its heading, else the panel.
+  // Keyboard and screen-reader users would otherwise be dropped at the top of the page.
+  // Panels that refresh on their own (activity, sessions) leave focus where it is.
   document.addEventListener("htmx:afterSwap", function (event) {
+    var focused = document.activeElement;
+    if (focused && focused !== document.body && document.contains(focused)) return;
     var target = event.detail.target;
     // An outerHTML swap replaced the target; the new panel carries the same id.
     var panel = target && target.id ? document.getElementById(target.id) : null;
     if (!panel || panel.id === "alerts") return;
     var selectors = ["[aria-invalid='true']", "[autofocus]", "[data-autofocus]", "h2"];
-    for (var i = 0; i < selectors.length; i++) {
-      var element = panel.querySelector(selectors[i]);
-      if (element) {
-        if (element.tagName === "H2" && !element.hasAttribute("tabindex")) {
-          element.setAttribute("tabindex", "-1");
-        }
-        element.focus();
-        return;
-      }
+    var element = null;
+    for (var i = 0; i < selectors.length && !element; i++) {
+      element = panel.querySelector(selectors[i]);
     }
+    element = element || panel;
+    if ((element.tagName === "H2" || element === panel) && !element.hasAttribute("tabindex")) {
+      element.setAttribute("tabindex", "-1");
+    }
+    element.focus();
   });
 
   // Copy and print buttons (shown only when scripts run; see [data-needs-js]).

@@ -75,7 +75,7 @@ def _wait_message(seconds: int, *, locked: bool) -> str:
             "Too many wrong codes: the code step is locked for this account. "
             f"Try again in {minutes} {unit}, or ask your administrator for help."
         )
-    return f"Too many wrong codes. Please wait {seconds} seconds before the next try."
+    return f"Please wait {seconds} seconds before the next try."
 
 
 def throttle_notice(user: User) -> str | None:

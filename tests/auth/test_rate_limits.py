@@ -38,7 +38,7 @@ def assert_friendly_429(response) -> None:
     assert response.status_code == 429
     text = page_text(response)
     assert "Too many attempts" in text
-    assert "Please wait a moment before you try again." in text
+    assert "Please try again in a few minutes." in text
     assert "Traceback" not in text
     assert response.headers["Content-Security-Policy"]
 
