@@ -329,61 +329,56 @@ def download_recovery_codes():
     return response
 
 
-@profile.post("/security/device")
-@login_required
-@password_checks
-def change_device():
+def _guarded_change(action, form, *, open_form: str, form_key: str, done: str | None = None):
+    """A change that needs the password and a code: the form again with its errors, or
+    the two-step area in its new state."""
     if not current_user.two_step_enabled:
-        return _two_step_response(409, notice="Turn on two-step authentication first.")
-    form = PasswordAndCodeForm()
+        return _two_step_response(409, notice="Two-step authentication is off, so there is nothing to change.")
     if not form.validate_on_submit():
-        return _two_step_response(422, open_form="device", guard_form=form)
-    outcome = two_step.authorize_device_change(
+        return _two_step_response(422, open_form=open_form, **{form_key: form})
+    outcome = action(
         current_user, form.password.data, form.code.data, request_origin(), current.current_session()
     )
     if not outcome.ok:
         getattr(form, outcome.field).errors.append(outcome.message)
-        return _two_step_response(429 if outcome.throttled else 422, open_form="device", guard_form=form)
-    return _two_step_response()
+        status = 429 if outcome.throttled else 422
+        return _two_step_response(status, open_form=open_form, **{form_key: form})
+    return _two_step_response(notice=done)
+
+
+@profile.post("/security/device")
+@login_required
+@password_checks
+def change_device():
+    return _guarded_change(
+        two_step.authorize_device_change, PasswordAndCodeForm(), open_form="device", form_key="guard_form"
+    )
 
 
 @profile.post("/security/turn-off")
 @login_required
 @password_checks
 def turn_off():
-    if not current_user.two_step_enabled:
-        return _two_step_response(409, notice="Two-step authentication is off already.")
-    form = PasswordAndCodeForm()
-    if not form.validate_on_submit():
-        return _two_step_response(422, open_form="turn-off", guard_form=form)
-    outcome = two_step.turn_off(
-        current_user, form.password.data, form.code.data, request_origin(), current.current_session()
+    return _guarded_change(
+        two_step.turn_off,
+        PasswordAndCodeForm(),
+        open_form="turn-off",
+        form_key="guard_form",
+        done="Two-step authentication is off. Your other sessions were signed out.",
     )
-    if not outcome.ok:
-        if outcome.field == "password" or outcome.field == "code":
-            getattr(form, outcome.field).errors.append(outcome.message)
-        return _two_step_response(429 if outcome.throttled else 422, open_form="turn-off", guard_form=form)
-    return _two_step_response(notice="Two-step authentication is off. Your other sessions were signed out.")
 
 
 @profile.post("/security/recovery-codes")
 @login_required
 @password_checks
 def regenerate_recovery_codes():
-    if not current_user.two_step_enabled:
-        return _two_step_response(409, notice="Turn on two-step authentication first.")
-    form = RegenerateCodesForm()
-    if not form.validate_on_submit():
-        return _two_step_response(422, open_form="regenerate", regenerate_form=form)
-    outcome = two_step.regenerate_recovery_codes(
-        current_user, form.password.data, form.code.data, request_origin(), current.current_session()
+    return _guarded_change(
+        two_step.regenerate_recovery_codes,
+        RegenerateCodesForm(),
+        open_form="regenerate",
+        form_key="regenerate_form",
+        done="New recovery codes are ready; the old ones no longer work.",
     )
-    if not outcome.ok:
-        getattr(form, outcome.field).errors.append(outcome.message)
-        return _two_step_response(
-            429 if outcome.throttled else 422, open_form="regenerate", regenerate_form=form
-        )
-    return _two_step_response(notice="New recovery codes are ready; the old ones no longer work.")
 
 
 # --- sessions and activity panels ------------------------------------------------------
