@@ -17,7 +17,16 @@ from portal.profile.forms import (
     ProfileForm,
     RegenerateCodesForm,
 )
-from portal.services import accounts, audit, policy, recovery_codes, sessions, totp, two_step
+from portal.services import (
+    accounts,
+    audit,
+    first_run,
+    policy,
+    recovery_codes,
+    sessions,
+    totp,
+    two_step,
+)
 from portal.forms import EmptyForm
 from portal.services.passwords import problem_with
 from portal.web import render_page_or_fragment, request_origin, wants_fragment
@@ -189,8 +198,6 @@ def _two_step_context(*, open_form: str | None = None, **forms) -> dict:
 
 
 def _issuer() -> str:
-    from portal.services import first_run
-
     company = first_run.company()
     return company.name if company else "Employee portal"
 
