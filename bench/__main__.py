@@ -57,7 +57,9 @@ def main() -> int:
     with app.app_context():
         Base.metadata.create_all(db.engine)
         db.session.add(Company(id=1, name="Bench Ltd"))
-        user = accounts.create(name="Bench User", email="bench@example.com", password="bench password 1")
+        user = accounts.create(
+            name="Bench User", email="bench@example.com", password="bench password 1"
+        )
         db.session.commit()
         secret = two_step.start_enrolment(user)
         two_step.confirm_enrolment(user, totp.code_at(secret, clock.now()), ORIGIN, None)
@@ -69,16 +71,29 @@ def main() -> int:
             totp.check(plain, "000000", clock.now())
 
         samples = _time(check_code, 2000)
-        results.append(("TOTP code check incl. decryption, p99", _p(samples, 0.99) * 1e6, 1000, "µs"))
+        results.append(
+            ("TOTP code check incl. decryption, p99", _p(samples, 0.99) * 1e6, 1000, "µs")
+        )
 
         samples = _time(lambda: keyring.hash_recovery_code("abcde23456", user_id=user.id), 2000)
         results.append(("recovery code hash, p99", _p(samples, 0.99) * 1e6, 100, "µs"))
 
-        samples = _time(lambda: recovery_codes.redeem(user, "abcde-23456", ORIGIN) or db.session.rollback(), 200)
-        results.append(("recovery code redeem (one UPDATE), median", statistics.median(samples) * 1e3, 10, "ms"))
+        samples = _time(
+            lambda: recovery_codes.redeem(user, "abcde-23456", ORIGIN) or db.session.rollback(), 200
+        )
+        results.append(
+            (
+                "recovery code redeem (one UPDATE), median",
+                statistics.median(samples) * 1e3,
+                10,
+                "ms",
+            )
+        )
 
         samples = _time(lambda: accounts.verify_password(user, "bench password 1"), 10)
-        results.append(("argon2id verify (m=19 MiB, t=2), median", statistics.median(samples) * 1e3, 250, "ms"))
+        results.append(
+            ("argon2id verify (m=19 MiB, t=2), median", statistics.median(samples) * 1e3, 250, "ms")
+        )
 
     client = app.test_client()
     samples = _time(lambda: client.get("/login"), 300)
@@ -86,13 +101,17 @@ def main() -> int:
 
     client.post("/login", data={"email": "bench@example.com", "password": "bench password 1"})
     samples = _time(lambda: client.get("/login/code"), 200)
-    results.append(("GET /login/code (pending sign-in), median", statistics.median(samples) * 1e3, 15, "ms"))
+    results.append(
+        ("GET /login/code (pending sign-in), median", statistics.median(samples) * 1e3, 15, "ms")
+    )
 
     # The enrolment used the current step; the next one is still within the drift window.
     next_step = totp.step_at(clock.now()) + 1
     client.post("/login/code", data={"code": totp.code_at_step(secret, next_step)})
     samples = _time(lambda: client.get("/profile/security"), 200)
-    results.append(("GET /profile/security (signed in), median", statistics.median(samples) * 1e3, 30, "ms"))
+    results.append(
+        ("GET /profile/security (signed in), median", statistics.median(samples) * 1e3, 30, "ms")
+    )
 
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     results.append(("peak memory of this process", peak_mib, 200, "MiB"))

@@ -46,9 +46,22 @@ def run(workdir: Path) -> list[tuple[str, float, float, str]]:
         "PORT": str(port),
     }
     bin_dir = Path(sys.executable).parent
-    subprocess.run([bin_dir / "flask", "--app", "wsgi", "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
+    subprocess.run(
+        [bin_dir / "flask", "--app", "wsgi", "db", "upgrade"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     server = subprocess.Popen(
-        [bin_dir / "gunicorn", "-c", "python:portal.gunicorn_conf", "--access-logfile", "/dev/null", "wsgi:app"],
+        [
+            bin_dir / "gunicorn",
+            "-c",
+            "python:portal.gunicorn_conf",
+            "--access-logfile",
+            "/dev/null",
+            "wsgi:app",
+        ],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -90,7 +103,9 @@ def run(workdir: Path) -> list[tuple[str, float, float, str]]:
         for thread in threads:
             thread.join()
 
-        children = subprocess.run(["pgrep", "-P", str(server.pid)], capture_output=True, text=True).stdout.split()
+        children = subprocess.run(
+            ["pgrep", "-P", str(server.pid)], capture_output=True, text=True
+        ).stdout.split()
         worker_rss = max((_rss_mib(int(pid)) for pid in children), default=0.0)
     finally:
         server.terminate()
@@ -99,7 +114,12 @@ def run(workdir: Path) -> list[tuple[str, float, float, str]]:
     ordered = sorted(latencies)
     p95 = ordered[int(len(ordered) * 0.95)] if ordered else float("inf")
     return [
-        (f"gunicorn, 2 workers, {CLIENTS} clients: GET /login", len(latencies) / DURATION_SECONDS, -200, "req/s"),
+        (
+            f"gunicorn, 2 workers, {CLIENTS} clients: GET /login",
+            len(latencies) / DURATION_SECONDS,
+            -200,
+            "req/s",
+        ),
         ("  … p95 latency", p95 * 1e3, 100, "ms"),
         ("  … failed requests", float(errors[0]), 0, ""),
         ("  … largest worker RSS after the load", worker_rss, 150, "MiB"),

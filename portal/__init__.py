@@ -30,7 +30,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         static_folder=str(PROJECT_ROOT / "static"),
     )
     portal_config.load(app, config)
-    logging.basicConfig(level=app.config["LOG_LEVEL"], format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=app.config["LOG_LEVEL"], format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
 
     if app.config["TRUSTED_PROXIES"] > 0:
         hops = app.config["TRUSTED_PROXIES"]

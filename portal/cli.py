@@ -65,9 +65,7 @@ def db_revision(message: str):
 @click.option("--name", required=True)
 @click.option("--email", required=True)
 @click.option("--admin", "is_admin", is_flag=True, help="Make an administrator.")
-@click.option(
-    "--password-stdin", is_flag=True, help="Read the password from standard input."
-)
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 @with_appcontext
 def create_user(name: str, email: str, is_admin: bool, password_stdin: bool):
     if password_stdin:
@@ -84,7 +82,10 @@ def create_user(name: str, email: str, is_admin: bool, password_stdin: bool):
         raise click.ClickException(problem)
     try:
         user = accounts.create(
-            name=name, email=email, password=password, role=ROLE_ADMIN if is_admin else ROLE_EMPLOYEE
+            name=name,
+            email=email,
+            password=password,
+            role=ROLE_ADMIN if is_admin else ROLE_EMPLOYEE,
         )
     except accounts.AccountError as error:
         raise click.ClickException(str(error)) from None
@@ -101,8 +102,12 @@ def backup(path: str):
     if url.get_backend_name() != "sqlite":
         # pg_dump takes a libpq URL: the same one without SQLAlchemy's "+psycopg".
         libpq_url = URL.create(
-            url.get_backend_name(), username=url.username, host=url.host, port=url.port,
-            database=url.database, query=url.query,
+            url.get_backend_name(),
+            username=url.username,
+            host=url.host,
+            port=url.port,
+            database=url.database,
+            query=url.query,
         ).render_as_string(hide_password=False)
         raise click.ClickException(
             f"This database is {url.get_backend_name()}, not SQLite; back it up with its own "

@@ -35,9 +35,7 @@ class Keyring:
         # User and purpose are authenticated data: a ciphertext copied to another row or
         # column won't open.
         nonce = secrets.token_bytes(12)
-        return nonce + self._secret_box.encrypt(
-            nonce, plaintext.encode(), _aad(user_id, purpose)
-        )
+        return nonce + self._secret_box.encrypt(nonce, plaintext.encode(), _aad(user_id, purpose))
 
     def decrypt_secret(self, blob: bytes, *, user_id: int, purpose: str = "totp") -> str:
         try:

@@ -17,7 +17,10 @@ MESSAGES = {
     410: ("Gone", "This link is no longer valid."),
     413: ("Too large", "What you sent is too large."),
     415: ("Not a form", "Send the form from the portal's page."),
-    429: ("Too many attempts", "For your safety, further tries must wait. Please try again in a few minutes."),
+    429: (
+        "Too many attempts",
+        "For your safety, further tries must wait. Please try again in a few minutes.",
+    ),
     500: ("Something went wrong", "The portal could not finish this request. Nothing was changed."),
 }
 
@@ -70,9 +73,14 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def _csrf(error: CSRFError):
         if current_user.is_authenticated:
-            return _render(400, "This form has expired or was not sent from the portal. Reload the page and try again.")
+            return _render(
+                400,
+                "This form has expired or was not sent from the portal. Reload the page and try again.",
+            )
         # Most often: signed out in another tab, which renews the form token.
-        response = _render(400, "You are signed out, or this form has expired. Sign in again, then retry.")
+        response = _render(
+            400, "You are signed out, or this form has expired. Sign in again, then retry."
+        )
         if wants_fragment():
             response.headers["HX-Redirect"] = sign_in_address()
         return response

@@ -60,7 +60,11 @@ def new_password_field(label: str = "New password", **render_kw) -> PasswordFiel
     # against the person's own name and email run in the view, which knows them.
     return PasswordField(
         label,
-        validators=[DataRequired("Choose a password."), Length(max=MAX_LENGTH), _good_enough_password],
+        validators=[
+            DataRequired("Choose a password."),
+            Length(max=MAX_LENGTH),
+            _good_enough_password,
+        ],
         render_kw={"autocomplete": "new-password", **render_kw},
     )
 
@@ -79,6 +83,11 @@ def repeat_password_field(other: str, label: str = "Repeat the new password") ->
 def email_field(label: str = "Email", **render_kw) -> EmailField:
     return EmailField(
         label,
-        validators=[DataRequired("Enter the email address."), Length(max=254), EMAIL_PATTERN, printable],
+        validators=[
+            DataRequired("Enter the email address."),
+            Length(max=254),
+            EMAIL_PATTERN,
+            printable,
+        ],
         render_kw={"autocomplete": "email", **render_kw},
     )

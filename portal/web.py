@@ -31,9 +31,7 @@ def wants_fragment() -> bool:
     return bool(htmx) and not htmx.boosted and not htmx.history_restore_request
 
 
-def render_page_or_fragment(
-    page: str, fragment: str, *, status: int = 200, **context
-) -> Response:
+def render_page_or_fragment(page: str, fragment: str, *, status: int = 200, **context) -> Response:
     """The whole page for a normal request, only the fragment for an htmx swap."""
     template = fragment if wants_fragment() else page
     response = make_response(render_template(template, **context), status)

@@ -154,7 +154,10 @@ def make_user(app, company):
     ) -> int:
         with app.app_context():
             user = accounts.create(
-                name=name, email=email, password=password, role=ROLE_ADMIN if admin else ROLE_EMPLOYEE
+                name=name,
+                email=email,
+                password=password,
+                role=ROLE_ADMIN if admin else ROLE_EMPLOYEE,
             )
             user.active = active
             db.session.commit()

@@ -18,7 +18,9 @@ _CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 class MovableClock:
     """Stands in for portal.clock.now: time moves only when a test moves it."""
 
-    current: datetime = field(default_factory=lambda: datetime(2026, 3, 2, 9, 0, 0, tzinfo=timezone.utc))
+    current: datetime = field(
+        default_factory=lambda: datetime(2026, 3, 2, 9, 0, 0, tzinfo=timezone.utc)
+    )
 
     def now(self) -> datetime:
         return self.current
@@ -93,7 +95,9 @@ def audit_kinds(app, user_id: int) -> list[str]:
     from portal.models import AuditEvent
 
     with app.app_context():
-        return list(db.session.scalars(select(AuditEvent.kind).where(AuditEvent.subject_id == user_id)))
+        return list(
+            db.session.scalars(select(AuditEvent.kind).where(AuditEvent.subject_id == user_id))
+        )
 
 
 def wrong_code(secret: str, clock: MovableClock) -> str:
@@ -103,7 +107,9 @@ def wrong_code(secret: str, clock: MovableClock) -> str:
     return "000000" if totp.code_at(secret, clock.now()) != "000000" else "111111"
 
 
-def sign_in_with_code(client: FlaskClient, secret: str, clock: MovableClock, email: str = "emma@example.com") -> None:
+def sign_in_with_code(
+    client: FlaskClient, secret: str, clock: MovableClock, email: str = "emma@example.com"
+) -> None:
     """Both steps; the clock then moves on so that the next code is a new one."""
     from portal.services import totp
 

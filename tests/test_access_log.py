@@ -10,11 +10,22 @@ from portal.access_log import RedactingLogger
 def _atoms(path: str, query: str = "") -> dict:
     logger = RedactingLogger(Config())
     request = SimpleNamespace(
-        method="GET", path=path, query=query, uri=path + ("?" + query if query else ""),
-        version=(1, 1), headers=[],
+        method="GET",
+        path=path,
+        query=query,
+        uri=path + ("?" + query if query else ""),
+        version=(1, 1),
+        headers=[],
     )
     response = SimpleNamespace(status="200 OK", sent=10, headers=[], status_code=200)
-    environ = {"RAW_URI": request.uri, "REMOTE_ADDR": "127.0.0.1", "PATH_INFO": path, "QUERY_STRING": query, "REQUEST_METHOD": "GET", "SERVER_PROTOCOL": "HTTP/1.1"}
+    environ = {
+        "RAW_URI": request.uri,
+        "REMOTE_ADDR": "127.0.0.1",
+        "PATH_INFO": path,
+        "QUERY_STRING": query,
+        "REQUEST_METHOD": "GET",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+    }
     from datetime import timedelta
 
     return logger.atoms(response, request, environ, timedelta(seconds=0.01))

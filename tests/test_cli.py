@@ -72,7 +72,15 @@ def test_create_user_asks_for_the_password_twice(runner, app):
 
 def test_create_admin_with_the_password_on_standard_input(runner, app, client):
     result = runner.invoke(
-        args=["create-user", "--name", "Ada Admin", "--email", "ada@example.com", "--admin", "--password-stdin"],
+        args=[
+            "create-user",
+            "--name",
+            "Ada Admin",
+            "--email",
+            "ada@example.com",
+            "--admin",
+            "--password-stdin",
+        ],
         input=f"{PASSWORD}\n",
     )
     assert result.exit_code == 0, result.output
@@ -86,9 +94,18 @@ def test_create_admin_with_the_password_on_standard_input(runner, app, client):
 
 
 def test_create_user_with_a_taken_email_is_a_clean_error(runner, app):
-    args = ["create-user", "--name", "Emma Stone", "--email", "emma@example.com", "--password-stdin"]
+    args = [
+        "create-user",
+        "--name",
+        "Emma Stone",
+        "--email",
+        "emma@example.com",
+        "--password-stdin",
+    ]
     assert runner.invoke(args=args, input=f"{PASSWORD}\n").exit_code == 0
-    again = runner.invoke(args=[*args[:4], "EMMA@example.com", "--password-stdin"], input=f"{PASSWORD}\n")
+    again = runner.invoke(
+        args=[*args[:4], "EMMA@example.com", "--password-stdin"], input=f"{PASSWORD}\n"
+    )
     assert again.exit_code == 1
     assert again.output.strip() == "Error: An account with this email already exists."
     assert "Traceback" not in again.output
@@ -108,7 +125,8 @@ def test_create_user_with_a_taken_email_is_a_clean_error(runner, app):
 )
 def test_create_user_refuses_bad_input(runner, app, name, email, password, message):
     result = runner.invoke(
-        args=["create-user", "--name", name, "--email", email, "--password-stdin"], input=f"{password}\n"
+        args=["create-user", "--name", name, "--email", email, "--password-stdin"],
+        input=f"{password}\n",
     )
     assert result.exit_code == 1
     assert message in result.output
@@ -132,7 +150,9 @@ def test_setup_link_prints_the_token_that_opens_setup(runner, app, client):
 
 def test_setup_link_refuses_once_someone_exists(runner, app):
     with app.app_context():
-        accounts.create(name="Ada Admin", email="ada@example.com", password=PASSWORD, role=ROLE_ADMIN)
+        accounts.create(
+            name="Ada Admin", email="ada@example.com", password=PASSWORD, role=ROLE_ADMIN
+        )
         db.session.commit()
     result = runner.invoke(args=["setup-link"])
     assert result.exit_code == 1
@@ -203,10 +223,16 @@ def test_backup_without_a_database_file_says_so(sqlite_app, tmp_path):
 
 def test_backup_on_postgresql_explains_pg_dump(app_config, tmp_path):
     app = create_app(
-        {**app_config, "DATABASE_URL": "postgresql+psycopg://portal:s3cret@db.example.com:5432/portal"}
+        {
+            **app_config,
+            "DATABASE_URL": "postgresql+psycopg://portal:s3cret@db.example.com:5432/portal",
+        }
     )
     result = app.test_cli_runner().invoke(args=["backup", str(tmp_path / "backup.db")])
     assert result.exit_code == 1
-    assert "pg_dump --format=custom --file=portal.dump 'postgresql://portal@db.example.com:5432/portal'" in result.output
+    assert (
+        "pg_dump --format=custom --file=portal.dump 'postgresql://portal@db.example.com:5432/portal'"
+        in result.output
+    )
     assert "s3cret" not in result.output
     assert not (tmp_path / "backup.db").exists()

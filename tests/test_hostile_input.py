@@ -70,7 +70,11 @@ class FormReader(HTMLParser):
         if tag == "form":
             self._current = {}
             self.forms.append(
-                ((attributes.get("method") or "get").lower(), attributes.get("action") or "", self._current)
+                (
+                    (attributes.get("method") or "get").lower(),
+                    attributes.get("action") or "",
+                    self._current,
+                )
             )
         elif tag in ("input", "textarea", "select") and self._current is not None:
             name = attributes.get("name")
@@ -129,14 +133,25 @@ def payloads(fields: list[str], token: str) -> list[Payload]:
         Payload("empty form", False, {"data": {}}),
         Payload("no CSRF token", False, {"data": plausible}),
         Payload("forged CSRF token", False, {"data": {**plausible, "csrf_token": "forged"}}),
-        Payload("forged token before the real one", False, {"data": {**plausible, "csrf_token": ["x", token]}}),
+        Payload(
+            "forged token before the real one",
+            False,
+            {"data": {**plausible, "csrf_token": ["x", token]}},
+        ),
         Payload(
             "invalid UTF-8 without a token",
             False,
-            {"data": b"\xff\xfe=\x80&csrf_token=\xc3\x28", "content_type": "application/x-www-form-urlencoded"},
+            {
+                "data": b"\xff\xfe=\x80&csrf_token=\xc3\x28",
+                "content_type": "application/x-www-form-urlencoded",
+            },
         ),
         Payload("blank fields", True, {"data": with_token({name: "" for name in fields})}),
-        Payload("1 MB in every field", True, {"data": with_token({name: "x" * MEGABYTE for name in fields})}),
+        Payload(
+            "1 MB in every field",
+            True,
+            {"data": with_token({name: "x" * MEGABYTE for name in fields})},
+        ),
         Payload(
             "invalid UTF-8",
             True,
@@ -146,15 +161,27 @@ def payloads(fields: list[str], token: str) -> list[Payload]:
                 "content_type": "application/x-www-form-urlencoded",
             },
         ),
-        Payload("NUL bytes", True, {"data": with_token({name: "a\x00b@example.com" for name in fields})}),
-        Payload("repeated fields", True, {"data": with_token({name: ["", GARBAGE] for name in fields})}),
-        Payload("numbers", True, {"data": with_token({name: "-99999999999999999999" for name in fields})}),
-        Payload("scripts and quotes", True, {"data": with_token({name: GARBAGE for name in fields})}),
+        Payload(
+            "NUL bytes", True, {"data": with_token({name: "a\x00b@example.com" for name in fields})}
+        ),
+        Payload(
+            "repeated fields", True, {"data": with_token({name: ["", GARBAGE] for name in fields})}
+        ),
+        Payload(
+            "numbers",
+            True,
+            {"data": with_token({name: "-99999999999999999999" for name in fields})},
+        ),
+        Payload(
+            "scripts and quotes", True, {"data": with_token({name: GARBAGE for name in fields})}
+        ),
         Payload(
             "files instead of text",
             True,
             {
-                "data": with_token({name: (io.BytesIO(b"\x00\xff" * 64), "x.txt") for name in fields}),
+                "data": with_token(
+                    {name: (io.BytesIO(b"\x00\xff" * 64), "x.txt") for name in fields}
+                ),
                 "content_type": "multipart/form-data",
             },
         ),
@@ -162,7 +189,14 @@ def payloads(fields: list[str], token: str) -> list[Payload]:
             "JSON with wrong types",
             True,
             {
-                "data": json.dumps({name: value for name, value in zip(fields, itertools.cycle([5, [1, 2], {"a": None}, True, None]))}),
+                "data": json.dumps(
+                    {
+                        name: value
+                        for name, value in zip(
+                            fields, itertools.cycle([5, [1, 2], {"a": None}, True, None])
+                        )
+                    }
+                ),
                 "content_type": "application/json",
                 "headers": {"X-CSRFToken": token},
             },
@@ -175,7 +209,11 @@ def payloads(fields: list[str], token: str) -> list[Payload]:
     ]
     for name in fields:
         attacks.append(
-            Payload(f"1 MB in {name}", True, {"data": with_token({**_blank(fields), name: "y" * MEGABYTE})})
+            Payload(
+                f"1 MB in {name}",
+                True,
+                {"data": with_token({**_blank(fields), name: "y" * MEGABYTE})},
+            )
         )
     return attacks
 
@@ -220,7 +258,9 @@ def send(client, url: str, payload: Payload):
     kwargs = dict(payload.kwargs)
     headers = dict(kwargs.pop("headers", {}))
     # A new address for each request, so the per-address limits never hide a handler.
-    return client.post(url, headers=headers, environ_base={"REMOTE_ADDR": next(_addresses)}, **kwargs)
+    return client.post(
+        url, headers=headers, environ_base={"REMOTE_ADDR": next(_addresses)}, **kwargs
+    )
 
 
 # The states routes are attacked in.
@@ -253,7 +293,9 @@ def worlds(app, request, clock):
         employee = make_user("emma@example.com", name="Emma Stone")
         with app.app_context():
             invited = make_user("ivy@example.com", name="Ivy Invited")
-            token = invitations.issue(db.session.get(User, invited), invitations.PURPOSE_INVITE, by=None)
+            token = invitations.issue(
+                db.session.get(User, invited), invitations.PURPOSE_INVITE, by=None
+            )
             db.session.commit()
         values = {"token": token, "user_id": employee, "session_id": 1}
         assert company
@@ -277,7 +319,8 @@ def worlds(app, request, clock):
                 code = totp.code_at(secret, clock.now())
                 clock.advance(seconds=30)
                 response = browser.post(
-                    "/login/code", data={"code": code, "csrf_token": csrf_token(browser, "/login/code")}
+                    "/login/code",
+                    data={"code": code, "csrf_token": csrf_token(browser, "/login/code")},
                 )
                 assert response.status_code == 303, page_text(response)
         with app.app_context():
@@ -298,7 +341,9 @@ def get_paths(app, values) -> list[str]:
     for rule in app.url_map.iter_rules():
         if "GET" in rule.methods and rule.endpoint != "static":
             try:
-                paths.append(adapter.build(rule.endpoint, {k: values.get(k, "x") for k in rule.arguments}))
+                paths.append(
+                    adapter.build(rule.endpoint, {k: values.get(k, "x") for k in rule.arguments})
+                )
             except Exception:  # noqa: BLE001 - a rule that needs values we do not have
                 continue
     return sorted(set(paths))
@@ -331,7 +376,9 @@ def test_hostile_posts_are_refused_cleanly(app, worlds, state):
     problems = []
     attacked = []
     for rule in rules:
-        url = adapter.build(rule.endpoint, {name: world.url_values[name] for name in rule.arguments})
+        url = adapter.build(
+            rule.endpoint, {name: world.url_values[name] for name in rule.arguments}
+        )
         known = forms.get(urlsplit(url).path)
         fields = sorted(set(known) - {"csrf_token"}) if known is not None else list(GENERIC_FIELDS)
         # A button (a form with nothing but its CSRF token) does its one thing when the
@@ -343,7 +390,9 @@ def test_hostile_posts_are_refused_cleanly(app, worlds, state):
                 continue
             before = snapshot(app)
             response = send(world.client, url, payload)
-            problem = readable_problem(response, must_refuse=known is not None or not payload.with_token)
+            problem = readable_problem(
+                response, must_refuse=known is not None or not payload.with_token
+            )
             if problem is None and snapshot(app) != before:
                 problem = describe_change(before, snapshot(app))
             if problem:
@@ -411,7 +460,9 @@ def test_hostile_paths_get_a_clean_answer(app, worlds, path):
     world = worlds(SIGNED_IN)
     before = snapshot(app)
     for method in ("get", "post"):
-        response = getattr(world.client, method)(path, data={"csrf_token": csrf_token(world.client, "/login")})
+        response = getattr(world.client, method)(
+            path, data={"csrf_token": csrf_token(world.client, "/login")}
+        )
         if method == "get" and response.status_code == 303:
             # A GET on a form's address leads back to the page the form is on.
             assert response.headers["Location"].startswith("/"), response.headers["Location"]

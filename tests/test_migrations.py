@@ -86,7 +86,9 @@ def current_revision(url: str) -> str | None:
 def test_upgrade_to_head_matches_the_models(empty_database):
     config = alembic_config(empty_database)
     command.upgrade(config, "head")
-    assert current_revision(empty_database) == ScriptDirectory.from_config(config).get_current_head()
+    assert (
+        current_revision(empty_database) == ScriptDirectory.from_config(config).get_current_head()
+    )
     diff = differences(empty_database)
     assert diff == [], "the migrations and the models disagree:\n" + pformat(diff)
     assert set(Base.metadata.tables) | {"alembic_version"} == tables(empty_database)

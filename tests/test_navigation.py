@@ -43,11 +43,19 @@ def test_htmx_after_signing_out_elsewhere_goes_to_sign_in_as_a_whole_page(app, c
     # The first tab still shows the old page; its session is gone.
     client.delete_cookie("portal_session")
     headers = {**HTMX_HEADERS, "HX-Current-URL": "http://localhost/profile/"}
-    stale = client.post("/profile/details", data={"name": "Emma", "email": "emma@example.com", "csrf_token": token}, headers=headers)
+    stale = client.post(
+        "/profile/details",
+        data={"name": "Emma", "email": "emma@example.com", "csrf_token": token},
+        headers=headers,
+    )
     assert stale.status_code in (400, 401)
     assert stale.headers["HX-Redirect"] == "/login?next=/profile/"
     fresh_token = csrf_token(client)
-    unauthorised = client.post("/profile/details", data={"name": "Emma", "email": "emma@example.com", "csrf_token": fresh_token}, headers=headers)
+    unauthorised = client.post(
+        "/profile/details",
+        data={"name": "Emma", "email": "emma@example.com", "csrf_token": fresh_token},
+        headers=headers,
+    )
     assert unauthorised.status_code == 401
     assert unauthorised.headers["HX-Redirect"] == "/login?next=/profile/"
     assert "<form" not in unauthorised.get_data(as_text=True)

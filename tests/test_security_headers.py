@@ -16,6 +16,7 @@ from tests.support import csrf_token, page_text, post, sign_in
 INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>", re.IGNORECASE)
 EVENT_HANDLER_ATTRIBUTE = re.compile(r"<[^>]+\son[a-z]+\s*=", re.IGNORECASE)
 
+
 def csp_directives(response) -> dict[str, list[str]]:
     policy = response.headers["Content-Security-Policy"]
     directives = {}
@@ -167,7 +168,9 @@ HOSTILE_NEXT = [
 @pytest.mark.parametrize("target", HOSTILE_NEXT)
 def test_next_never_leaves_the_portal(client, employee, target):
     response = post(
-        client, "/login", {"email": "emma@example.com", "password": "correct horse battery", "next": target}
+        client,
+        "/login",
+        {"email": "emma@example.com", "password": "correct horse battery", "next": target},
     )
     assert response.status_code == 303
     location = response.headers["Location"]
@@ -179,7 +182,9 @@ def test_next_never_leaves_the_portal(client, employee, target):
 @pytest.mark.parametrize("target", ["/profile/", "/admin/?q=emma&page=2"])
 def test_next_to_a_page_of_the_portal_is_kept(client, employee, target):
     response = post(
-        client, "/login", {"email": "emma@example.com", "password": "correct horse battery", "next": target}
+        client,
+        "/login",
+        {"email": "emma@example.com", "password": "correct horse battery", "next": target},
     )
     assert response.status_code == 303
     assert response.headers["Location"] == target
@@ -194,7 +199,11 @@ def sign_in_from(client, *, remote: str, forwarded: str):
     token = csrf_token(client)
     return client.post(
         "/login",
-        data={"email": "emma@example.com", "password": "correct horse battery", "csrf_token": token},
+        data={
+            "email": "emma@example.com",
+            "password": "correct horse battery",
+            "csrf_token": token,
+        },
         # Behind TLS the CSRF check also wants a same-site Referer, as browsers send it.
         headers={
             "X-Forwarded-For": forwarded,

@@ -29,7 +29,10 @@ class AddEmployeeForm(FlaskForm):
     )
     role = SelectField(
         "Role",
-        choices=[SelectChoice(ROLE_EMPLOYEE, "Employee"), SelectChoice(ROLE_ADMIN, "Administrator")],
+        choices=[
+            SelectChoice(ROLE_EMPLOYEE, "Employee"),
+            SelectChoice(ROLE_ADMIN, "Administrator"),
+        ],
         default=ROLE_EMPLOYEE,
         invalid_choice_message="Choose Employee or Administrator.",
     )

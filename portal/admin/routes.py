@@ -111,7 +111,9 @@ def reset_password(user_id: int):
     user = _employee_or_404(user_id)
     form = EmptyForm()
     if not form.validate_on_submit():
-        return _employee_page(user, status=400, error="This form has expired. Reload the page and try again.")
+        return _employee_page(
+            user, status=400, error="This form has expired. Reload the page and try again."
+        )
     try:
         token = employee_service.reset_password(user, by=current_user, origin=request_origin())
     except AccountError as error:
@@ -146,7 +148,9 @@ def _access_action(user_id: int, action, success: str):
     user = _employee_or_404(user_id)
     form = EmptyForm()
     if not form.validate_on_submit():
-        return _employee_page(user, status=400, error="This form has expired. Reload the page and try again.")
+        return _employee_page(
+            user, status=400, error="This form has expired. Reload the page and try again."
+        )
     try:
         action(user)
     except AccountError as error:

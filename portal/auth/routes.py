@@ -11,7 +11,15 @@ from portal.database import db
 from portal.extensions import limiter
 from portal.forms import EmptyForm
 from portal.models import STAGE_FULL, STAGE_PASSWORD
-from portal.services import accounts, audit, first_run, invitations, recovery_codes, sessions, two_step
+from portal.services import (
+    accounts,
+    audit,
+    first_run,
+    invitations,
+    recovery_codes,
+    sessions,
+    two_step,
+)
 from portal.services.passwords import problem_with
 from portal.web import request_origin, safe_next
 
@@ -49,7 +57,9 @@ def home():
 )
 # Failures are counted after the response, so parallel guesses could all pass the test
 # above before any is counted; this one counts every attempt up front.
-@limiter.limit("20 per 15 minutes", methods=["POST"], key_func=_account_key, scope="login-account-all")
+@limiter.limit(
+    "20 per 15 minutes", methods=["POST"], key_func=_account_key, scope="login-account-all"
+)
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("profile.security"))
@@ -110,7 +120,9 @@ def _complete_sign_in(row, method: str):
         fresh = current.complete_second_step(row, origin)
     except sessions.AlreadyEnded:
         db.session.rollback()
-        flash("This sign-in was finished or cancelled in another tab. Please sign in again.", "info")
+        flash(
+            "This sign-in was finished or cancelled in another tab. Please sign in again.", "info"
+        )
         return redirect(url_for("auth.login"), code=303)
     audit.record(audit.SIGN_IN, origin=origin, actor=fresh.user, detail=method)
     db.session.commit()

@@ -54,7 +54,11 @@ class PasswordAndCodeForm(FlaskForm):
             DataRequired("Enter a code from your app or one of your recovery codes."),
             Length(max=40, message="That is not a code."),
         ],
-        render_kw={"autocomplete": "one-time-code", "spellcheck": "false", "autocapitalize": "none"},
+        render_kw={
+            "autocomplete": "one-time-code",
+            "spellcheck": "false",
+            "autocapitalize": "none",
+        },
     )
 
 

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user, login_required
 
 from portal.auth import current
@@ -40,7 +49,9 @@ def _account_key() -> str:
 
 # Password and code checks on these pages must not become a guessing oracle for someone
 # holding a stolen session: every change is limited per account as well as per address.
-limiter.limit("30 per minute", methods=["POST"], key_func=_account_key, scope="profile-account")(profile)
+limiter.limit("30 per minute", methods=["POST"], key_func=_account_key, scope="profile-account")(
+    profile
+)
 limiter.limit("60 per minute", methods=["POST"], scope="profile-address")(profile)
 
 
@@ -217,7 +228,10 @@ def _two_step_response(status: int = 200, **forms):
     forms.setdefault("notice_kind", "warning" if status >= 400 else "success")
     if wants_fragment():
         response = render_page_or_fragment(
-            "profile/security.html", "profile/_two_step.html", status=status, **_two_step_context(**forms)
+            "profile/security.html",
+            "profile/_two_step.html",
+            status=status,
+            **_two_step_context(**forms),
         )
     else:
         response = make_response(
@@ -279,9 +293,14 @@ def enable_two_step():
 def confirm_two_step():
     form = EnrolmentCodeForm()
     if not sessions.password_is_fresh(current.current_session()):
-        return _two_step_response(403, asking_password=True, notice="For your safety, confirm your password again.")
+        return _two_step_response(
+            403, asking_password=True, notice="For your safety, confirm your password again."
+        )
     if two_step.pending_secret(current_user) is None:
-        return _two_step_response(409, notice="There is no setup in progress, or it expired. Choose Enable to start again.")
+        return _two_step_response(
+            409,
+            notice="There is no setup in progress, or it expired. Choose Enable to start again.",
+        )
     if not form.validate_on_submit():
         return _two_step_response(422, enrol_form=form)
     outcome = two_step.confirm_enrolment(
@@ -291,7 +310,9 @@ def confirm_two_step():
         form.code.errors.append(outcome.message)
         return _two_step_response(422, enrol_form=form)
     if outcome.codes:
-        return _two_step_response(notice="Two-step authentication is on. One more step: save your recovery codes.")
+        return _two_step_response(
+            notice="Two-step authentication is on. One more step: save your recovery codes."
+        )
     return _two_step_response(
         notice="Your new device is set up. Codes from the old one no longer work, and your other sessions were signed out."
     )
@@ -320,7 +341,9 @@ def codes_saved():
     if not form.validate_on_submit():
         return _two_step_response(422, saved_form=form)
     two_step.confirm_codes_saved(current_user)
-    return _two_step_response(notice="All set. Keep the recovery codes somewhere other than your phone.")
+    return _two_step_response(
+        notice="All set. Keep the recovery codes somewhere other than your phone."
+    )
 
 
 @profile.get("/security/recovery-codes.txt")
@@ -340,11 +363,17 @@ def _guarded_change(action, form, *, open_form: str, form_key: str, done: str | 
     """A change that needs the password and a code: the form again with its errors, or
     the two-step area in its new state."""
     if not current_user.two_step_enabled:
-        return _two_step_response(409, notice="Two-step authentication is off, so there is nothing to change.")
+        return _two_step_response(
+            409, notice="Two-step authentication is off, so there is nothing to change."
+        )
     if not form.validate_on_submit():
         return _two_step_response(422, open_form=open_form, **{form_key: form})
     outcome = action(
-        current_user, form.password.data, form.code.data, request_origin(), current.current_session()
+        current_user,
+        form.password.data,
+        form.code.data,
+        request_origin(),
+        current.current_session(),
     )
     if not outcome.ok:
         getattr(form, outcome.field).errors.append(outcome.message)
@@ -358,7 +387,10 @@ def _guarded_change(action, form, *, open_form: str, form_key: str, done: str | 
 @password_checks
 def change_device():
     return _guarded_change(
-        two_step.authorize_device_change, PasswordAndCodeForm(), open_form="device", form_key="guard_form"
+        two_step.authorize_device_change,
+        PasswordAndCodeForm(),
+        open_form="device",
+        form_key="guard_form",
     )
 
 
@@ -435,7 +467,12 @@ def end_other_sessions():
     if not EmptyForm().validate_on_submit():
         abort(400)
     ended = sessions.end_all_except(current_user, current.current_session())
-    audit.record(audit.OTHER_SESSIONS_ENDED, origin=request_origin(), actor=current_user, detail=f"{ended} ended")
+    audit.record(
+        audit.OTHER_SESSIONS_ENDED,
+        origin=request_origin(),
+        actor=current_user,
+        detail=f"{ended} ended",
+    )
     db.session.commit()
     return _panel("profile/_sessions.html", f"Signed out everywhere else ({ended} sessions).")
 

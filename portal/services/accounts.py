@@ -34,9 +34,7 @@ def get(user_id: int) -> User | None:
     return db.session.get(User, user_id)
 
 
-def create(
-    *, name: str, email: str, password: str | None, role: str = ROLE_EMPLOYEE
-) -> User:
+def create(*, name: str, email: str, password: str | None, role: str = ROLE_EMPLOYEE) -> User:
     """Adds the user to the session; raises AccountError when the email is taken."""
     if role not in (ROLE_ADMIN, ROLE_EMPLOYEE):
         raise AccountError("Unknown role.")

@@ -76,9 +76,7 @@ def add(*, name: str, email: str, role: str, by: User, origin: Origin) -> tuple[
     # accounts.create also catches the race where two admins add the same email at once.
     user = accounts.create(name=name, email=email, password=None, role=role)
     token = invitations.issue(user, invitations.PURPOSE_INVITE, by=by)
-    audit.record(
-        audit.EMPLOYEE_ADDED, origin=origin, actor=by, subject=user, detail=f"role {role}"
-    )
+    audit.record(audit.EMPLOYEE_ADDED, origin=origin, actor=by, subject=user, detail=f"role {role}")
     db.session.commit()
     return user, token
 

@@ -44,9 +44,7 @@ def normalize(raw: str) -> str | None:
 
 def replace_all(user: User) -> list[str]:
     """Makes a new set, dropping the old; returns the codes for display. Caller commits."""
-    codes = [
-        "".join(secrets.choice(ALPHABET) for _ in range(CODE_LENGTH)) for _ in range(COUNT)
-    ]
+    codes = ["".join(secrets.choice(ALPHABET) for _ in range(CODE_LENGTH)) for _ in range(COUNT)]
     keyring = _keyring()
     now = clock.now()
     db.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))

@@ -114,9 +114,13 @@ def _record_failure(user: User, origin: Origin, message: str, detail: str) -> Ou
     delay = delay_after(failures)
     if delay:
         user.second_step_locked_until = now + delay
-    audit.record(audit.TWO_STEP_FAILED, origin=origin, actor=user, detail=f"{detail}; {failures} in a row")
+    audit.record(
+        audit.TWO_STEP_FAILED, origin=origin, actor=user, detail=f"{detail}; {failures} in a row"
+    )
     if failures == LOCK_AFTER_FAILURES:
-        audit.record(audit.TWO_STEP_LOCKED, origin=origin, actor=user, detail="locked for 15 minutes")
+        audit.record(
+            audit.TWO_STEP_LOCKED, origin=origin, actor=user, detail="locked for 15 minutes"
+        )
     db.session.commit()
     if delay:
         locked = failures >= LOCK_AFTER_FAILURES
@@ -170,7 +174,10 @@ def _check_current_code(user: User, code: str, origin: Origin) -> Outcome:
         if _claim_step(user, result.step):
             return Outcome(ok=True)
         return _record_failure(
-            user, origin, "That code was used already. Wait for the next code in your app.", "reused code"
+            user,
+            origin,
+            "That code was used already. Wait for the next code in your app.",
+            "reused code",
         )
     # Only a phone that is behind is named: a code that fits a future time would still
     # work later, and telling a guesser so would turn each guess into twenty.
@@ -182,7 +189,10 @@ def _check_current_code(user: User, code: str, origin: Origin) -> Outcome:
             f"clock off by about {result.clock_offset_minutes} minutes",
         )
     return _record_failure(
-        user, origin, "That code is not right. Check the app for this account and try again.", "wrong code"
+        user,
+        origin,
+        "That code is not right. Check the app for this account and try again.",
+        "wrong code",
     )
 
 
@@ -196,7 +206,10 @@ def _check_recovery_code(user: User, raw: str, origin: Origin) -> Outcome:
         audit.record(audit.RECOVERY_CODE_USED, origin=origin, actor=user, detail=f"{left} left")
         return Outcome(ok=True)
     return _record_failure(
-        user, origin, "That recovery code is not right, or it was used already.", "wrong recovery code"
+        user,
+        origin,
+        "That recovery code is not right, or it was used already.",
+        "wrong recovery code",
     )
 
 
@@ -207,7 +220,9 @@ def _check_code_or_recovery(user: User, code: str, origin: Origin) -> Outcome:
     return _check_current_code(user, code, origin)
 
 
-def _check_password(user: User, password: str, origin: Origin, keep: UserSession | None) -> Outcome | None:
+def _check_password(
+    user: User, password: str, origin: Origin, keep: UserSession | None
+) -> Outcome | None:
     if accounts.verify_password(user, password):
         if keep is not None:
             sessions.confirm_password(keep)
@@ -259,7 +274,9 @@ def verify_sign_in_recovery_code(user: User, raw: str, origin: Origin) -> Outcom
 def start_enrolment(user: User) -> str:
     """A new secret, kept encrypted as pending; nothing changes for sign-in yet."""
     secret = totp.new_secret()
-    user.pending_totp_secret = _keyring().encrypt_secret(secret, user_id=user.id, purpose=PENDING_PURPOSE)
+    user.pending_totp_secret = _keyring().encrypt_secret(
+        secret, user_id=user.id, purpose=PENDING_PURPOSE
+    )
     user.pending_totp_created_at = clock.now()
     db.session.commit()
     return secret
@@ -270,7 +287,9 @@ def pending_secret(user: User) -> str | None:
         return None
     if clock.now() - user.pending_totp_created_at > ENROLMENT_LIFETIME:
         return None
-    return _keyring().decrypt_secret(user.pending_totp_secret, user_id=user.id, purpose=PENDING_PURPOSE)
+    return _keyring().decrypt_secret(
+        user.pending_totp_secret, user_id=user.id, purpose=PENDING_PURPOSE
+    )
 
 
 def cancel_enrolment(user: User) -> None:
@@ -291,7 +310,10 @@ def confirm_enrolment(user: User, code: str, origin: Origin, keep: UserSession |
             return Outcome(ok=False, message=totp.clock_advice(result.clock_offset_minutes))
         if totp.normalize(code) is None:
             return Outcome(ok=False, message="Enter the 6 digits that the app shows.")
-        return Outcome(ok=False, message="That code is not right. Check that you scanned this page's QR code, then try a new code.")
+        return Outcome(
+            ok=False,
+            message="That code is not right. Check that you scanned this page's QR code, then try a new code.",
+        )
 
     first_time = not user.two_step_enabled
     pending_blob = user.pending_totp_secret
@@ -312,7 +334,10 @@ def confirm_enrolment(user: User, code: str, origin: Origin, keep: UserSession |
     ).rowcount
     if swapped != 1:
         db.session.rollback()
-        return Outcome(ok=False, message="This setup was finished or replaced in another window. Reload the page.")
+        return Outcome(
+            ok=False,
+            message="This setup was finished or replaced in another window. Reload the page.",
+        )
     db.session.refresh(user)
     if first_time:
         user.totp_enabled_at = now
@@ -321,7 +346,9 @@ def confirm_enrolment(user: User, code: str, origin: Origin, keep: UserSession |
         db.session.commit()
         return Outcome(ok=True, codes=codes)
     ended = sessions.end_all_except(user, keep)
-    audit.record(audit.DEVICE_CHANGED, origin=origin, actor=user, detail=f"{ended} other sessions ended")
+    audit.record(
+        audit.DEVICE_CHANGED, origin=origin, actor=user, detail=f"{ended} other sessions ended"
+    )
     db.session.commit()
     return Outcome(ok=True)
 
@@ -365,15 +392,22 @@ def reset(user: User, *, reason: str, origin: Origin | None, by: User | None) ->
     db.session.commit()
 
 
-def turn_off(user: User, password: str, code: str, origin: Origin, keep: UserSession | None) -> Outcome:
+def turn_off(
+    user: User, password: str, code: str, origin: Origin, keep: UserSession | None
+) -> Outcome:
     if not policy.may_turn_off_two_step(user):
-        return Outcome(ok=False, message="Your company requires two-step authentication, so it cannot be turned off.")
+        return Outcome(
+            ok=False,
+            message="Your company requires two-step authentication, so it cannot be turned off.",
+        )
     refused = _confirm_identity(user, password, code, origin, keep, recovery_allowed=True)
     if refused:
         return refused
     _remove_two_step(user)
     ended = sessions.end_all_except(user, keep)
-    audit.record(audit.TWO_STEP_DISABLED, origin=origin, actor=user, detail=f"{ended} other sessions ended")
+    audit.record(
+        audit.TWO_STEP_DISABLED, origin=origin, actor=user, detail=f"{ended} other sessions ended"
+    )
     db.session.commit()
     return Outcome(ok=True)
 

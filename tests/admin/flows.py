@@ -54,7 +54,9 @@ def audit_rows(app, kind: str | None = None) -> list[AuditEvent]:
 
 def session_count(app, user_id: int) -> int:
     with app.app_context():
-        return len(list(db.session.scalars(select(UserSession).where(UserSession.user_id == user_id))))
+        return len(
+            list(db.session.scalars(select(UserSession).where(UserSession.user_id == user_id)))
+        )
 
 
 def invitations_of(app, user_id: int) -> list[Invitation]:

@@ -63,7 +63,9 @@ def test_signed_out_posts_change_nothing(app, client, colleague, path):
     assert audit_rows(app) == []
 
 
-def test_the_header_links_administration_for_admins_only(client, other_client, employee, admin_user):
+def test_the_header_links_administration_for_admins_only(
+    client, other_client, employee, admin_user
+):
     sign_in(client, "emma@example.com")
     sign_in(other_client, "ada@example.com")
     assert 'href="/admin/"' not in client.get("/profile/").get_data(as_text=True)

@@ -23,7 +23,9 @@ def test_the_form_has_a_label_for_every_field(admin_client):
     assert 'hx-post="/admin/employees/new"' in html
 
 
-def test_adding_makes_an_account_without_password_and_a_seven_day_link(app, admin_client, admin_user, clock):
+def test_adding_makes_an_account_without_password_and_a_seven_day_link(
+    app, admin_client, admin_user, clock
+):
     response = post(
         admin_client,
         "/admin/employees/new",
@@ -83,7 +85,12 @@ def test_htmx_gets_the_panel_back_with_the_link(app, admin_client):
 
 
 def test_htmx_form_errors_come_back_in_the_panel(admin_client):
-    response = post(admin_client, "/admin/employees/new", {"name": "", "email": "x", "role": "employee"}, htmx=True)
+    response = post(
+        admin_client,
+        "/admin/employees/new",
+        {"name": "", "email": "x", "role": "employee"},
+        htmx=True,
+    )
     html = page_text(response)
     assert response.status_code == 422
     assert html.lstrip().startswith('<section class="card" id="add-employee"')
@@ -94,7 +101,11 @@ def test_htmx_form_errors_come_back_in_the_panel(admin_client):
 @pytest.mark.parametrize("email", ["emma@example.com", " EMMA@example.COM "])
 def test_a_taken_email_is_refused_with_a_clear_message(app, admin_client, employee, email):
     before = len(audit_rows(app))
-    response = post(admin_client, "/admin/employees/new", {"name": "Emma Two", "email": email, "role": "employee"})
+    response = post(
+        admin_client,
+        "/admin/employees/new",
+        {"name": "Emma Two", "email": email, "role": "employee"},
+    )
     assert response.status_code == 422
     assert "An account with this email already exists." in page_text(response)
     assert 'aria-invalid="true"' in page_text(response)
@@ -106,15 +117,33 @@ def test_a_taken_email_is_refused_with_a_clear_message(app, admin_client, employ
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        ({"name": "", "email": "a@example.com", "role": "employee"}, "Enter the employee&#39;s name."),
-        ({"name": "   ", "email": "a@example.com", "role": "employee"}, "Enter the employee&#39;s name."),
+        (
+            {"name": "", "email": "a@example.com", "role": "employee"},
+            "Enter the employee&#39;s name.",
+        ),
+        (
+            {"name": "   ", "email": "a@example.com", "role": "employee"},
+            "Enter the employee&#39;s name.",
+        ),
         ({"name": "Al", "email": "", "role": "employee"}, "Enter the employee&#39;s email."),
-        ({"name": "Al", "email": "not an email", "role": "employee"}, "Enter a valid email address."),
-        ({"name": "Al", "email": "a@example.com", "role": "owner"}, "Choose Employee or Administrator."),
+        (
+            {"name": "Al", "email": "not an email", "role": "employee"},
+            "Enter a valid email address.",
+        ),
+        (
+            {"name": "Al", "email": "a@example.com", "role": "owner"},
+            "Choose Employee or Administrator.",
+        ),
         ({"name": "Al\x00", "email": "a@example.com", "role": "employee"}, "Use letters, digits"),
         ({"name": "Al", "email": "a\x00@example.com", "role": "employee"}, "Use letters, digits"),
-        ({"name": "A" * 1_000_000, "email": "a@example.com", "role": "employee"}, "Field cannot be longer than 120"),
-        ({"name": "Al", "email": "a" * 300 + "@example.com", "role": "employee"}, "Field cannot be longer than 254"),
+        (
+            {"name": "A" * 1_000_000, "email": "a@example.com", "role": "employee"},
+            "Field cannot be longer than 120",
+        ),
+        (
+            {"name": "Al", "email": "a" * 300 + "@example.com", "role": "employee"},
+            "Field cannot be longer than 254",
+        ),
     ],
 )
 def test_bad_input_is_refused_and_nothing_is_made(app, admin_client, data, message):
@@ -127,18 +156,28 @@ def test_bad_input_is_refused_and_nothing_is_made(app, admin_client, data, messa
 
 
 def test_without_a_role_the_new_account_is_an_employee(app, admin_client):
-    add_employee_response = post(admin_client, "/admin/employees/new", {"name": "Al", "email": "a@example.com"})
+    add_employee_response = post(
+        admin_client, "/admin/employees/new", {"name": "Al", "email": "a@example.com"}
+    )
     assert add_employee_response.status_code == 200
     assert user_by_email(app, "a@example.com").role == "employee"
 
 
 def test_invalid_utf8_is_refused(app, admin_client):
     token = csrf_token(admin_client).encode()
-    parts = [(b"csrf_token", token), (b"name", b"Al\xff\xfe"), (b"email", b"a@example.com"), (b"role", b"employee")]
-    body = b"".join(
-        b'--B\r\nContent-Disposition: form-data; name="' + name + b'"\r\n\r\n' + value + b"\r\n"
-        for name, value in parts
-    ) + b"--B--\r\n"
+    parts = [
+        (b"csrf_token", token),
+        (b"name", b"Al\xff\xfe"),
+        (b"email", b"a@example.com"),
+        (b"role", b"employee"),
+    ]
+    body = (
+        b"".join(
+            b'--B\r\nContent-Disposition: form-data; name="' + name + b'"\r\n\r\n' + value + b"\r\n"
+            for name, value in parts
+        )
+        + b"--B--\r\n"
+    )
     response = admin_client.post(
         "/admin/employees/new", data=body, content_type="multipart/form-data; boundary=B"
     )

@@ -68,13 +68,19 @@ def test_actions_are_posts_only(app, admin_client, employee, action):
 
 
 @pytest.mark.parametrize("action", ["deactivate", "reset-password"])
-def test_actions_without_csrf_token_change_nothing(app, admin_client, employee, emma_browser, action):
+def test_actions_without_csrf_token_change_nothing(
+    app, admin_client, employee, emma_browser, action
+):
     response = admin_client.post(f"/admin/employees/{employee}/{action}")
     assert response.status_code == 400
     emma = user_by_id(app, employee)
     assert emma.active and emma.password_hash
     assert is_signed_in(emma_browser)
-    assert audit_rows(app, audit.EMPLOYEE_DEACTIVATED) == audit_rows(app, audit.PASSWORD_RESET_ISSUED) == []
+    assert (
+        audit_rows(app, audit.EMPLOYEE_DEACTIVATED)
+        == audit_rows(app, audit.PASSWORD_RESET_ISSUED)
+        == []
+    )
 
 
 def test_deactivation_ends_sessions_blocks_sign_in_and_is_recorded(
@@ -84,7 +90,9 @@ def test_deactivation_ends_sessions_blocks_sign_in_and_is_recorded(
     assert session_count(app, employee) == 2
 
     response = post(
-        admin_client, f"/admin/employees/{employee}/deactivate", headers={"User-Agent": "AdminBrowser/2.0"}
+        admin_client,
+        f"/admin/employees/{employee}/deactivate",
+        headers={"User-Agent": "AdminBrowser/2.0"},
     )
 
     assert response.status_code == 303
@@ -118,7 +126,9 @@ def test_deactivation_by_htmx_swaps_the_access_panel(app, admin_client, employee
     assert user_by_id(app, employee).active is False
     # The activity list below the panel is brought up to date out of band.
     events = html[html.index('id="employee-events"') :]
-    assert events.startswith('id="employee-events" aria-labelledby="employee-events-title" hx-swap-oob="true"')
+    assert events.startswith(
+        'id="employee-events" aria-labelledby="employee-events-title" hx-swap-oob="true"'
+    )
     assert "Employee deactivated" in events
 
 
@@ -218,11 +228,17 @@ def test_an_admin_can_reset_another_admin(app, admin_client, make_user):
     assert user_by_id(app, other).password_hash is None
 
 
-def test_recent_activity_shows_what_happened_to_the_employee(app, admin_client, employee, emma_browser):
+def test_recent_activity_shows_what_happened_to_the_employee(
+    app, admin_client, employee, emma_browser
+):
     post(admin_client, f"/admin/employees/{employee}/deactivate")
     post(admin_client, f"/admin/employees/{employee}/reactivate")
     html = page_text(admin_client.get(f"/admin/employees/{employee}"))
     events = html[html.index("Recent activity") :]
-    assert events.index("Employee reactivated") < events.index("Employee deactivated") < events.index("Signed in")
+    assert (
+        events.index("Employee reactivated")
+        < events.index("Employee deactivated")
+        < events.index("Signed in")
+    )
     assert "Ada Admin" in events and "127.0.0.1" in events
     assert "<caption" in events

@@ -24,7 +24,9 @@ def add_many(app, count: int, prefix: str = "Worker") -> None:
     with app.app_context():
         for number in range(count):
             accounts.create(
-                name=f"{prefix} {number:02d}", email=f"{prefix.lower()}{number:02d}@example.com", password=None
+                name=f"{prefix} {number:02d}",
+                email=f"{prefix.lower()}{number:02d}@example.com",
+                password=None,
             )
         db.session.commit()
 
@@ -88,7 +90,7 @@ def test_htmx_search_answers_with_the_results_fragment_only(admin_client, make_u
     response = admin_client.get("/admin/?q=emma", headers=HTMX_HEADERS)
     html = page_text(response)
     assert response.status_code == 200
-    assert html.lstrip().startswith("<div id=\"employee-results\"")
+    assert html.lstrip().startswith('<div id="employee-results"')
     assert "<html" not in html and "<form" not in html
     assert rows(response) == ["Emma Stone"]
     assert "HX-Request" in response.headers["Vary"]
@@ -139,7 +141,15 @@ def test_a_page_past_the_end_is_not_found(admin_client, page):
 
 
 @pytest.mark.parametrize(
-    "query", ["a" * 5000, "\x00", "emma\x00", "\ud800".encode("utf-8", "surrogatepass"), b"\xff\xfe", "' OR 1=1 --"]
+    "query",
+    [
+        "a" * 5000,
+        "\x00",
+        "emma\x00",
+        "\ud800".encode("utf-8", "surrogatepass"),
+        b"\xff\xfe",
+        "' OR 1=1 --",
+    ],
 )
 def test_any_search_text_gets_an_answer_never_an_error(admin_client, make_user, query):
     make_user("emma@example.com", name="Emma Stone")

@@ -11,10 +11,14 @@ from tests.support import page_text, post, sign_in
 def _admin_signed_in(client, admin_user, enrol, clock):
     secret, _ = enrol(admin_user)
     sign_in(client, "ada@example.com")
-    assert post(client, "/login/code", {"code": totp.code_at(secret, clock.now())}).status_code == 303
+    assert (
+        post(client, "/login/code", {"code": totp.code_at(secret, clock.now())}).status_code == 303
+    )
 
 
-def test_reset_needs_a_reason_and_is_recorded(client, other_client, app, admin_user, employee, enrol, clock):
+def test_reset_needs_a_reason_and_is_recorded(
+    client, other_client, app, admin_user, employee, enrol, clock
+):
     enrol(employee)
     _admin_signed_in(client, admin_user, enrol, clock)
     sign_in(other_client, "emma@example.com")  # Emma's pending sign-in on the lost phone's browser
@@ -28,20 +32,35 @@ def test_reset_needs_a_reason_and_is_recorded(client, other_client, app, admin_u
     with app.app_context():
         assert db.session.get(User, employee).totp_secret is not None
 
-    done = post(client, f"/admin/employees/{employee}/reset-two-step", {"reason": "lost phone and codes"})
+    done = post(
+        client, f"/admin/employees/{employee}/reset-two-step", {"reason": "lost phone and codes"}
+    )
     assert done.status_code == 303
     with app.app_context():
         user = db.session.get(User, employee)
         assert user.totp_secret is None
-        assert db.session.scalars(select(RecoveryCode).where(RecoveryCode.user_id == employee)).all() == []
-        event = db.session.scalars(select(AuditEvent).where(AuditEvent.kind == "two_step_reset")).one()
-        assert (event.actor_id, event.subject_id, event.detail) == (admin_user, employee, "lost phone and codes")
+        assert (
+            db.session.scalars(select(RecoveryCode).where(RecoveryCode.user_id == employee)).all()
+            == []
+        )
+        event = db.session.scalars(
+            select(AuditEvent).where(AuditEvent.kind == "two_step_reset")
+        ).one()
+        assert (event.actor_id, event.subject_id, event.detail) == (
+            admin_user,
+            employee,
+            "lost phone and codes",
+        )
     # The pending sign-in ended; a fresh sign-in needs only the password now.
     assert other_client.get("/login/code").status_code == 303
-    assert sign_in(other_client, "emma@example.com").headers["Location"].endswith("/profile/security")
+    assert (
+        sign_in(other_client, "emma@example.com").headers["Location"].endswith("/profile/security")
+    )
 
 
-def test_reset_is_for_administrators_and_not_for_oneself(client, app, admin_user, employee, make_user, enrol, clock):
+def test_reset_is_for_administrators_and_not_for_oneself(
+    client, app, admin_user, employee, make_user, enrol, clock
+):
     enrol(employee)
     _admin_signed_in(client, admin_user, enrol, clock)
     own = post(client, f"/admin/employees/{admin_user}/reset-two-step", {"reason": "testing"})
@@ -54,6 +73,9 @@ def test_reset_is_for_administrators_and_not_for_oneself(client, app, admin_user
 
     other = app.test_client()
     employee_sign_in(other, "olga@example.com")
-    assert post(other, f"/admin/employees/{employee}/reset-two-step", {"reason": "x"}).status_code == 403
+    assert (
+        post(other, f"/admin/employees/{employee}/reset-two-step", {"reason": "x"}).status_code
+        == 403
+    )
     with app.app_context():
         assert db.session.get(User, employee).totp_secret is not None

@@ -18,7 +18,18 @@ from portal.database import db
 from portal.models import STAGE_FULL, AuditEvent, Invitation, RecoveryCode, User, UserSession
 from portal.services import accounts, audit, invitations, sessions, totp
 from portal.web import Origin
-from tests.support import DEFAULT_PASSWORD, csrf_token, page_text, post, secret_from_page, sign_in, user_row, audit_kinds, wrong_code, race
+from tests.support import (
+    DEFAULT_PASSWORD,
+    csrf_token,
+    page_text,
+    post,
+    secret_from_page,
+    sign_in,
+    user_row,
+    audit_kinds,
+    wrong_code,
+    race,
+)
 
 RACERS = 20
 
@@ -27,16 +38,12 @@ def _code(secret, clock, steps=0):
     return totp.code_at_step(secret, totp.step_at(clock.now()) + steps)
 
 
-
-
-
-
-
-
 def _codes_left(app, user_id) -> int:
     with app.app_context():
         return db.session.scalar(
-            select(func.count(RecoveryCode.id)).where(RecoveryCode.user_id == user_id, RecoveryCode.used_at.is_(None))
+            select(func.count(RecoveryCode.id)).where(
+                RecoveryCode.user_id == user_id, RecoveryCode.used_at.is_(None)
+            )
         )
 
 
@@ -85,7 +92,9 @@ def test_locked_code_step_refuses_even_a_valid_recovery_code(client, app, employ
 # --- 2. wrong recovery codes count like wrong app codes ----------------------------------
 
 
-def test_three_wrong_recovery_codes_count_and_then_even_a_right_one_waits(client, app, employee, enrol, clock):
+def test_three_wrong_recovery_codes_count_and_then_even_a_right_one_waits(
+    client, app, employee, enrol, clock
+):
     secret, codes = enrol(employee)
     sign_in(client, "emma@example.com")
     for guess in ("aaaaa-aaaaa", "bbbbb-bbbbb", "ccccc-ccccc"):
@@ -106,7 +115,9 @@ def test_three_wrong_recovery_codes_count_and_then_even_a_right_one_waits(client
 # --- 6. the step that confirmed enrolment is used up -------------------------------------
 
 
-def test_the_code_that_confirmed_enrolment_cannot_sign_in_in_the_same_step(client, app, employee, clock):
+def test_the_code_that_confirmed_enrolment_cannot_sign_in_in_the_same_step(
+    client, app, employee, clock
+):
     sign_in(client, "emma@example.com")
     secret = secret_from_page(page_text(post(client, "/profile/security/enable")))
     code = totp.code_at(secret, clock.now())
@@ -130,7 +141,9 @@ def test_the_code_that_confirmed_enrolment_cannot_sign_in_in_the_same_step(clien
 
 def _code_post(client, path="/login/code", *, ip="192.0.2.10", code=""):
     token = csrf_token(client, path)
-    return client.post(path, data={"code": code, "csrf_token": token}, environ_base={"REMOTE_ADDR": ip})
+    return client.post(
+        path, data={"code": code, "csrf_token": token}, environ_base={"REMOTE_ADDR": ip}
+    )
 
 
 def _pending(app, email, ip="192.0.2.10"):
@@ -145,7 +158,9 @@ def _pending(app, email, ip="192.0.2.10"):
     return browser
 
 
-def test_code_step_allows_20_posts_a_minute_per_account_from_any_address(app, employee, enrol, limiter_clock):
+def test_code_step_allows_20_posts_a_minute_per_account_from_any_address(
+    app, employee, enrol, limiter_clock
+):
     enrol(employee)
     browser = _pending(app, "emma@example.com")
     # Empty codes: the form refuses them, so the account's own failure count stays out.
@@ -158,7 +173,9 @@ def test_code_step_allows_20_posts_a_minute_per_account_from_any_address(app, em
     assert _code_post(browser, ip="198.51.100.202").status_code == 422
 
 
-def test_code_step_allows_30_posts_a_minute_per_address_across_accounts(app, employee, make_user, enrol, limiter_clock):
+def test_code_step_allows_30_posts_a_minute_per_address_across_accounts(
+    app, employee, make_user, enrol, limiter_clock
+):
     olga = make_user("olga@example.com", name="Olga Berg")
     enrol(employee)
     enrol(olga)
@@ -215,7 +232,9 @@ def test_a_secret_ciphertext_does_not_open_for_another_user(app, employee, make_
         keyring.decrypt_secret(blob, user_id=employee, purpose="pending totp")
 
 
-def test_a_secret_copied_to_another_users_row_fails_the_code_step_cleanly(client, app, employee, make_user, enrol, clock):
+def test_a_secret_copied_to_another_users_row_fails_the_code_step_cleanly(
+    client, app, employee, make_user, enrol, clock
+):
     olga = make_user("olga@example.com", name="Olga Berg")
     emma_secret, _ = enrol(employee)
     enrol(olga)
@@ -238,7 +257,11 @@ def test_a_secret_copied_to_another_users_row_fails_the_code_step_cleanly(client
 def test_recovery_code_hashes_are_keyed(app, employee, enrol):
     _, codes = enrol(employee)
     with app.app_context():
-        stored = set(db.session.scalars(select(RecoveryCode.code_hash).where(RecoveryCode.user_id == employee)))
+        stored = set(
+            db.session.scalars(
+                select(RecoveryCode.code_hash).where(RecoveryCode.user_id == employee)
+            )
+        )
     assert len(stored) == 10
     for shown in codes:
         code = shown.replace("-", "")
@@ -255,7 +278,9 @@ def test_signing_in_with_a_recovery_code_is_recorded(client, app, employee, enro
     sign_in(client, "emma@example.com")
     assert post(client, "/login/recovery", {"code": codes[0]}).status_code == 303
     with app.app_context():
-        event = db.session.scalars(select(AuditEvent).where(AuditEvent.kind == audit.RECOVERY_CODE_USED)).one()
+        event = db.session.scalars(
+            select(AuditEvent).where(AuditEvent.kind == audit.RECOVERY_CODE_USED)
+        ).one()
         assert (event.actor_id, event.subject_id) == (employee, employee)
         assert "9 left" in event.detail
 
@@ -263,7 +288,9 @@ def test_signing_in_with_a_recovery_code_is_recorded(client, app, employee, enro
 def test_a_wrong_password_on_the_security_page_is_recorded(client, app, employee, clock):
     sign_in(client, "emma@example.com")
     clock.advance(minutes=6)  # the password is no longer fresh: Enable asks for it
-    assert post(client, "/profile/security/enable", {"password": "not my password"}).status_code == 422
+    assert (
+        post(client, "/profile/security/enable", {"password": "not my password"}).status_code == 422
+    )
     with app.app_context():
         event = db.session.scalars(
             select(AuditEvent).where(AuditEvent.kind == audit.PASSWORD_CONFIRM_FAILED)
@@ -288,31 +315,43 @@ def test_the_second_step_replaces_the_pending_row(client, app, employee, enrol, 
 def test_signing_in_again_in_the_same_browser_removes_its_previous_row(app, employee, make_user):
     olga = make_user("olga@example.com", name="Olga Berg")
     with app.app_context():
-        old_token, _ = sessions.start(db.session.get(User, employee), STAGE_FULL, Origin("127.0.0.1", "pytest"))
+        old_token, _ = sessions.start(
+            db.session.get(User, employee), STAGE_FULL, Origin("127.0.0.1", "pytest")
+        )
         db.session.commit()
-    with app.test_request_context("/login", method="POST", headers={"Cookie": f"{COOKIE_NAME}={old_token}"}):
+    with app.test_request_context(
+        "/login", method="POST", headers={"Cookie": f"{COOKIE_NAME}={old_token}"}
+    ):
         assert current.current_session() is not None  # the browser's previous session
         current.begin(db.session.get(User, olga), STAGE_FULL, Origin("127.0.0.1", "pytest"))
         db.session.commit()
     with app.app_context():
         assert sessions.find(old_token) is None
-        assert db.session.scalar(select(func.count(UserSession.id)).where(UserSession.user_id == employee)) == 0
+        assert (
+            db.session.scalar(
+                select(func.count(UserSession.id)).where(UserSession.user_id == employee)
+            )
+            == 0
+        )
 
 
 # --- 19. an invitation link works once under a race --------------------------------------
 
 
-
 def test_one_invitation_accepted_by_20_threads_works_once(app, employee):
     with app.app_context():
-        token = invitations.issue(db.session.get(User, employee), invitations.PURPOSE_INVITE, by=None)
+        token = invitations.issue(
+            db.session.get(User, employee), invitations.PURPOSE_INVITE, by=None
+        )
         db.session.commit()
         before = db.session.get(User, employee).password_hash
 
     def accept(index):
         with app.app_context():
             try:
-                invitations.accept(token, f"racing passphrase {index}", Origin(f"10.0.2.{index}", "race"))
+                invitations.accept(
+                    token, f"racing passphrase {index}", Origin(f"10.0.2.{index}", "race")
+                )
             except accounts.AccountError:
                 return "refused"
             return "accepted"
@@ -331,7 +370,9 @@ def test_one_invitation_accepted_by_20_threads_works_once(app, employee):
         assert user.password_hash != before
     winner = results.index("accepted")
     with app.app_context():
-        assert accounts.verify_password(db.session.get(User, employee), f"racing passphrase {winner}")
+        assert accounts.verify_password(
+            db.session.get(User, employee), f"racing passphrase {winner}"
+        )
 
 
 def test_both_code_pages_share_one_budget_per_account(app, employee, enrol, limiter_clock):

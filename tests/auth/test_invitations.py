@@ -1,6 +1,5 @@
 """Invitation and password links: single use, seven days, and the invitee's first sign-in."""
 
-
 import pytest
 
 from portal.services import audit
@@ -19,7 +18,9 @@ def invitation(client, admin_user, clock) -> str:
 
 def accept(app, path: str, password: str = PASSWORD, confirm: str | None = None):
     browser = app.test_client()
-    return post(browser, path, {"password": password, "confirm": password if confirm is None else confirm})
+    return post(
+        browser, path, {"password": password, "confirm": password if confirm is None else confirm}
+    )
 
 
 def test_the_invitee_sets_a_password_and_signs_in(app, invitation):
@@ -50,7 +51,10 @@ def test_the_link_works_once(app, invitation):
     assert "This link is not valid" in page_text(again)
     second = accept(app, invitation, "someone else's passphrase")
     assert second.status_code == 404
-    assert sign_in(app.test_client(), "noah@example.com", "someone else's passphrase").status_code == 422
+    assert (
+        sign_in(app.test_client(), "noah@example.com", "someone else's passphrase").status_code
+        == 422
+    )
     assert sign_in(app.test_client(), "noah@example.com", PASSWORD).status_code == 303
 
 

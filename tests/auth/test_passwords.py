@@ -14,6 +14,7 @@ from tests.support import DEFAULT_PASSWORD, page_text, sign_in
 
 SIGN_IN_FAILED = "That email and password do not match an active account."
 
+
 def stored_hash(app, email: str) -> str:
     with app.app_context():
         return db.session.scalars(select(User.password_hash).where(User.email == email)).one()
@@ -46,7 +47,9 @@ def test_a_hash_with_older_parameters_is_renewed_at_the_next_sign_in(app, make_u
     old = stored_hash(app, "emma@example.com")
     assert extract_parameters(old).time_cost == 1
 
-    stronger = make_app(fast_hashing=False, PASSWORD_TIME_COST=2, PASSWORD_MEMORY_COST=1024, PASSWORD_PARALLELISM=1)
+    stronger = make_app(
+        fast_hashing=False, PASSWORD_TIME_COST=2, PASSWORD_MEMORY_COST=1024, PASSWORD_PARALLELISM=1
+    )
     client = stronger.test_client()
     # A wrong password changes nothing.
     assert sign_in(client, "emma@example.com", "not the password").status_code == 422
@@ -68,7 +71,9 @@ def test_an_argon2i_or_bcrypt_era_hash_is_renewed_too(app, make_user, make_app):
     make_user("emma@example.com")
     with app.app_context():
         user = db.session.scalars(select(User)).one()
-        user.password_hash = PasswordHasher(time_cost=1, memory_cost=256, type=Type.I).hash(DEFAULT_PASSWORD)
+        user.password_hash = PasswordHasher(time_cost=1, memory_cost=256, type=Type.I).hash(
+            DEFAULT_PASSWORD
+        )
         db.session.commit()
     assert sign_in(app.test_client(), "emma@example.com").status_code == 303
     assert extract_parameters(stored_hash(app, "emma@example.com")).type is Type.ID
@@ -145,9 +150,21 @@ def test_common_passwords_are_refused_with_every_other_problem_at_once(client, m
     from tests.support import sign_in as sign_in_first
 
     sign_in_first(client, "emma@example.com")
-    common = post(client, "/profile/password", {"current_password": DEFAULT_PASSWORD, "new_password": "Password123!", "confirm": "Password123!"})
+    common = post(
+        client,
+        "/profile/password",
+        {
+            "current_password": DEFAULT_PASSWORD,
+            "new_password": "Password123!",
+            "confirm": "Password123!",
+        },
+    )
     assert common.status_code == 422
     assert "among the first that attackers try" in page_text(common)
-    several = post(client, "/profile/password", {"current_password": DEFAULT_PASSWORD, "new_password": "short", "confirm": "different"})
+    several = post(
+        client,
+        "/profile/password",
+        {"current_password": DEFAULT_PASSWORD, "new_password": "short", "confirm": "different"},
+    )
     text = page_text(several)
     assert "Use at least 10 characters." in text and "The two passwords differ." in text

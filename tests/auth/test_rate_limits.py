@@ -24,7 +24,9 @@ PER_ACCOUNT = 10  # "10 per 15 minutes" per email
 REDIS_URL = os.environ.get("PORTAL_TEST_REDIS_URL", "")
 
 
-def attempt(client, email: str, password: str = "not the password", *, ip: str = "192.0.2.1", headers=None):
+def attempt(
+    client, email: str, password: str = "not the password", *, ip: str = "192.0.2.1", headers=None
+):
     token = csrf_token(client)
     return client.post(
         "/login",
@@ -48,7 +50,9 @@ def sessions_count(app) -> int:
         return db.session.scalar(select(func.count(UserSession.id)))
 
 
-def test_too_many_failures_from_one_address_get_a_friendly_429(client, app, employee, limiter_clock):
+def test_too_many_failures_from_one_address_get_a_friendly_429(
+    client, app, employee, limiter_clock
+):
     for n in range(PER_ADDRESS):
         assert attempt(client, f"guess{n}@example.com").status_code == 422
     blocked = attempt(client, "guess-last@example.com")
@@ -57,7 +61,10 @@ def test_too_many_failures_from_one_address_get_a_friendly_429(client, app, empl
     assert_friendly_429(attempt(client, "emma@example.com", DEFAULT_PASSWORD))
     assert sessions_count(app) == 0
     # Another address is not affected.
-    assert attempt(app.test_client(), "emma@example.com", DEFAULT_PASSWORD, ip="192.0.2.2").status_code == 303
+    assert (
+        attempt(app.test_client(), "emma@example.com", DEFAULT_PASSWORD, ip="192.0.2.2").status_code
+        == 303
+    )
 
     limiter_clock.advance(minutes=1, seconds=1)
     assert attempt(client, "emma@example.com", DEFAULT_PASSWORD).status_code == 303
@@ -67,7 +74,9 @@ def test_a_forged_forwarded_for_does_not_escape_the_address_limit(client, employ
     for n in range(PER_ADDRESS):
         forged = {"X-Forwarded-For": f"203.0.113.{n}"}
         assert attempt(client, f"guess{n}@example.com", headers=forged).status_code == 422
-    assert_friendly_429(attempt(client, "one-more@example.com", headers={"X-Forwarded-For": "198.51.100.1"}))
+    assert_friendly_429(
+        attempt(client, "one-more@example.com", headers={"X-Forwarded-For": "198.51.100.1"})
+    )
 
 
 def test_too_many_failures_on_one_account_lock_it_from_every_address(app, employee, limiter_clock):
@@ -75,14 +84,23 @@ def test_too_many_failures_on_one_account_lock_it_from_every_address(app, employ
         # Spelled differently each time: it is still the same account.
         email = "Emma@Example.com" if n % 2 else " emma@example.com "
         assert attempt(app.test_client(), email, ip=f"198.51.100.{n}").status_code == 422
-    assert_friendly_429(attempt(app.test_client(), "emma@example.com", DEFAULT_PASSWORD, ip="198.51.100.200"))
+    assert_friendly_429(
+        attempt(app.test_client(), "emma@example.com", DEFAULT_PASSWORD, ip="198.51.100.200")
+    )
     # Other accounts from the same addresses are fine.
     assert attempt(app.test_client(), "someone@example.com", ip="198.51.100.1").status_code == 422
 
     limiter_clock.advance(minutes=14)
-    assert_friendly_429(attempt(app.test_client(), "emma@example.com", DEFAULT_PASSWORD, ip="198.51.100.201"))
+    assert_friendly_429(
+        attempt(app.test_client(), "emma@example.com", DEFAULT_PASSWORD, ip="198.51.100.201")
+    )
     limiter_clock.advance(minutes=1, seconds=1)
-    assert attempt(app.test_client(), "emma@example.com", DEFAULT_PASSWORD, ip="198.51.100.202").status_code == 303
+    assert (
+        attempt(
+            app.test_client(), "emma@example.com", DEFAULT_PASSWORD, ip="198.51.100.202"
+        ).status_code
+        == 303
+    )
 
 
 def test_successful_sign_ins_do_not_use_up_the_limits(app, employee, make_user, limiter_clock):
@@ -98,7 +116,9 @@ def test_parallel_guesses_cannot_outrun_the_account_limit(app, employee, limiter
     statuses = []
     for n in range(22):
         statuses.append(
-            attempt(app.test_client(), "emma@example.com", DEFAULT_PASSWORD, ip=f"10.9.0.{n + 1}").status_code
+            attempt(
+                app.test_client(), "emma@example.com", DEFAULT_PASSWORD, ip=f"10.9.0.{n + 1}"
+            ).status_code
         )
     assert statuses[:20] == [303] * 20
     assert statuses[20:] == [429, 429]
@@ -139,7 +159,9 @@ def redis_url() -> str:
     return fallback
 
 
-def test_redis_storage_shares_the_counters_between_app_servers(app_config, postgres_schema, employee):
+def test_redis_storage_shares_the_counters_between_app_servers(
+    app_config, postgres_schema, employee
+):
     url = redis_url()
     # Addresses and an account of this run only, so parallel runs never meet in Redis.
     ip = f"10.{secrets.randbelow(256)}.{secrets.randbelow(256)}.{secrets.randbelow(254) + 1}"
@@ -168,7 +190,10 @@ def test_redis_storage_shares_the_counters_between_app_servers(app_config, postg
             assert attempt(second.test_client(), f"other{n}-{account}", ip=ip).status_code == 422
         assert_friendly_429(attempt(first.test_client(), f"last-{account}", ip=ip))
     finally:
-        for key in [*client.scan_iter(match=f"LIMITS:*{ip}*"), *client.scan_iter(match=f"LIMITS:*{account}*")]:
+        for key in [
+            *client.scan_iter(match=f"LIMITS:*{ip}*"),
+            *client.scan_iter(match=f"LIMITS:*{account}*"),
+        ]:
             client.delete(key)
         client.close()
         for app in servers:
@@ -181,6 +206,8 @@ def test_an_ipv6_client_is_limited_by_its_64_block(app, employee, limiter_clock)
     statuses = []
     for n in range(22):
         address = f"2001:db8:1:2::{n + 1:x}"
-        statuses.append(attempt(app.test_client(), f"nobody{n}@example.com", ip=address).status_code)
+        statuses.append(
+            attempt(app.test_client(), f"nobody{n}@example.com", ip=address).status_code
+        )
     assert statuses[:20] == [422] * 20
     assert statuses[20:] == [429, 429]

@@ -9,13 +9,20 @@ from tests.support import sign_in
 
 def test_reset_removes_two_step_ends_sessions_and_is_recorded(app, client, runner, employee, enrol):
     enrol(employee)
-    result = runner.invoke(args=["reset-2fa", "EMMA@example.com", "--reason", "lost phone and codes"])
+    result = runner.invoke(
+        args=["reset-2fa", "EMMA@example.com", "--reason", "lost phone and codes"]
+    )
     assert result.exit_code == 0, result.output
     with app.app_context():
         user = db.session.get(User, employee)
         assert user.totp_secret is None and user.second_step_failures == 0
-        assert db.session.scalars(select(RecoveryCode).where(RecoveryCode.user_id == employee)).all() == []
-        event = db.session.scalars(select(AuditEvent).where(AuditEvent.kind == "two_step_reset")).one()
+        assert (
+            db.session.scalars(select(RecoveryCode).where(RecoveryCode.user_id == employee)).all()
+            == []
+        )
+        event = db.session.scalars(
+            select(AuditEvent).where(AuditEvent.kind == "two_step_reset")
+        ).one()
         assert event.subject_id == employee and "lost phone and codes" in event.detail
     assert sign_in(client, "emma@example.com").headers["Location"].endswith("/profile/security")
 

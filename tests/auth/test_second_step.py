@@ -39,7 +39,10 @@ def test_pending_sign_in_reaches_no_other_page(client, app, employee, enrol, clo
     for rule in app.url_map.iter_rules():
         if rule.endpoint in allowed:
             continue
-        values = {name: (1 if "int" in type(conv).__name__.lower() else "x") for name, conv in rule._converters.items()}
+        values = {
+            name: (1 if "int" in type(conv).__name__.lower() else "x")
+            for name, conv in rule._converters.items()
+        }
         path = rule.build(values, append_unknown=False)[1]
         for method in rule.methods & {"GET", "POST"}:
             for headers in ({}, {"HX-Request": "true"}):
@@ -67,8 +70,15 @@ def test_correct_code_signs_in_with_a_new_session_id(client, employee, enrol, cl
 
 def test_next_is_kept_through_the_second_step_but_only_on_site(client, employee, enrol, clock):
     secret, _ = enrol(employee)
-    response = post(client, "/login", {"email": "emma@example.com", "password": "correct horse battery", "next": "/profile/"})
-    assert "next=/profile/" in response.headers["Location"] or "next=%2Fprofile%2F" in response.headers["Location"]
+    response = post(
+        client,
+        "/login",
+        {"email": "emma@example.com", "password": "correct horse battery", "next": "/profile/"},
+    )
+    assert (
+        "next=/profile/" in response.headers["Location"]
+        or "next=%2Fprofile%2F" in response.headers["Location"]
+    )
     done = post(client, "/login/code?next=/profile/", {"code": _code(secret, clock)})
     assert done.headers["Location"] == "/profile/"
 
@@ -108,7 +118,9 @@ def test_an_older_step_than_the_last_used_is_refused(client, other_client, emplo
     assert post(other_client, "/login/code", {"code": _code(secret, clock, 0)}).status_code == 422
 
 
-@pytest.mark.parametrize(("steps", "accepted"), [(-2, False), (-1, True), (0, True), (1, True), (2, False)])
+@pytest.mark.parametrize(
+    ("steps", "accepted"), [(-2, False), (-1, True), (0, True), (1, True), (2, False)]
+)
 def test_drift_edges(client, employee, enrol, clock, steps, accepted):
     secret, _ = enrol(employee)
     clock.advance(seconds=60)  # keep T-2 after the enrolment's own step
@@ -131,7 +143,11 @@ def test_wrong_codes_slow_down_then_lock(client, app, employee, enrol, clock):
     sign_in(client, "emma@example.com")
 
     def wrong():
-        return post(client, "/login/code", {"code": "000000" if _code(secret, clock) != "000000" else "111111"})
+        return post(
+            client,
+            "/login/code",
+            {"code": "000000" if _code(secret, clock) != "000000" else "111111"},
+        )
 
     assert wrong().status_code == 422
     assert wrong().status_code == 422
@@ -160,12 +176,16 @@ def test_wrong_codes_slow_down_then_lock(client, app, employee, enrol, clock):
     assert post(client, "/login/code", {"code": _code(secret, clock)}).status_code == 303
     assert _failures(app, employee) == 0
     with app.app_context():
-        kinds = db.session.scalars(select(AuditEvent.kind).where(AuditEvent.subject_id == employee)).all()
+        kinds = db.session.scalars(
+            select(AuditEvent.kind).where(AuditEvent.subject_id == employee)
+        ).all()
     assert kinds.count("two_step_failed") == 10
     assert kinds.count("two_step_locked") == 1
 
 
-def test_sign_in_with_a_recovery_code_in_any_form(client, other_client, app, employee, enrol, clock):
+def test_sign_in_with_a_recovery_code_in_any_form(
+    client, other_client, app, employee, enrol, clock
+):
     _, codes = enrol(employee)
     sign_in(client, "emma@example.com")
     assert "Use a recovery code" in page_text(client.get("/login/recovery"))
@@ -204,7 +224,9 @@ def test_cancel_ends_the_pending_sign_in(client, employee, enrol, clock):
     assert client.get("/login/code").status_code == 303
 
 
-def test_a_code_that_fits_a_later_time_is_not_explained_at_sign_in(client, app, employee, enrol, clock):
+def test_a_code_that_fits_a_later_time_is_not_explained_at_sign_in(
+    client, app, employee, enrol, clock
+):
     """Saying "your phone is ahead" would tell a guesser that the code works later."""
     secret, _ = enrol(employee)
     sign_in(client, "emma@example.com")
@@ -223,7 +245,9 @@ def test_the_csrf_token_is_renewed_at_sign_in_and_sign_out(client, employee, enr
     sign_in(client, "emma@example.com")
     assert csrf_token(client, "/login/code") != planted
     # A token from before the sign-in is refused afterwards.
-    response = client.post("/login/code", data={"code": _code(secret, clock), "csrf_token": planted})
+    response = client.post(
+        "/login/code", data={"code": _code(secret, clock), "csrf_token": planted}
+    )
     assert response.status_code == 400
     signed_in_token = csrf_token(client, "/login/code")
     assert post(client, "/login/code", {"code": _code(secret, clock)}).status_code == 303
@@ -242,7 +266,9 @@ def test_the_fresh_password_window_starts_at_the_password_step(client, employee,
     assert "confirm your password" in page_text(response)
 
 
-def test_one_pending_sign_in_completes_once_when_two_codes_race(app, client, employee, enrol, clock):
+def test_one_pending_sign_in_completes_once_when_two_codes_race(
+    app, client, employee, enrol, clock
+):
     import threading
 
     from portal.models import UserSession

@@ -1,6 +1,5 @@
 """Single use holds when many requests race: one recovery code, one TOTP code."""
 
-
 from sqlalchemy import func, select
 
 from portal.database import db
@@ -10,7 +9,6 @@ from portal.web import Origin
 from tests.support import post, race, sign_in
 
 RACERS = 20
-
 
 
 def test_one_recovery_code_redeemed_by_20_threads_works_once(app, employee, enrol):
@@ -26,7 +24,9 @@ def test_one_recovery_code_redeemed_by_20_threads_works_once(app, employee, enro
     assert sum(race(redeem)) == 1
     with app.app_context():
         used = db.session.scalar(
-            select(func.count(RecoveryCode.id)).where(RecoveryCode.user_id == employee, RecoveryCode.used_at.is_not(None))
+            select(func.count(RecoveryCode.id)).where(
+                RecoveryCode.user_id == employee, RecoveryCode.used_at.is_not(None)
+            )
         )
     assert used == 1
 
@@ -58,7 +58,11 @@ def test_one_totp_code_in_20_pending_sign_ins_signs_in_once(app, employee, enrol
     tokens = [csrf_token(client, "/login/code") for client in clients]
 
     def submit(index):
-        return clients[index].post("/login/code", data={"code": code, "csrf_token": tokens[index]}).status_code
+        return (
+            clients[index]
+            .post("/login/code", data={"code": code, "csrf_token": tokens[index]})
+            .status_code
+        )
 
     statuses = race(submit)
     assert statuses.count(303) == 1, statuses
@@ -76,14 +80,20 @@ def test_one_enrolment_confirmed_by_20_threads_turns_on_once(app, employee, cloc
     def confirm(index):
         with app.app_context():
             user = db.session.get(User, employee)
-            return two_step.confirm_enrolment(user, code, Origin(f"10.0.1.{index}", "race"), None).ok
+            return two_step.confirm_enrolment(
+                user, code, Origin(f"10.0.1.{index}", "race"), None
+            ).ok
 
     assert sum(race(confirm)) == 1
     with app.app_context():
-        codes = db.session.scalar(select(func.count(RecoveryCode.id)).where(RecoveryCode.user_id == employee))
+        codes = db.session.scalar(
+            select(func.count(RecoveryCode.id)).where(RecoveryCode.user_id == employee)
+        )
         from portal.models import AuditEvent
 
-        enabled = db.session.scalar(select(func.count(AuditEvent.id)).where(AuditEvent.kind == "two_step_enabled"))
+        enabled = db.session.scalar(
+            select(func.count(AuditEvent.id)).where(AuditEvent.kind == "two_step_enabled")
+        )
     assert (codes, enabled) == (10, 1)
 
 
@@ -100,7 +110,11 @@ def test_20_racing_wrong_codes_are_checked_no_faster_than_one_by_one(app, employ
     wrong = "000000" if totp.code_at(secret, clock.now()) != "000000" else "111111"
 
     def submit(index):
-        return clients[index].post("/login/code", data={"code": wrong, "csrf_token": tokens[index]}).status_code
+        return (
+            clients[index]
+            .post("/login/code", data={"code": wrong, "csrf_token": tokens[index]})
+            .status_code
+        )
 
     statuses = race(submit)
     assert statuses.count(422) == 3 and statuses.count(429) == RACERS - 3, statuses

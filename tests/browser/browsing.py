@@ -27,7 +27,9 @@ BLOCKING_IMPACTS = ("serious", "critical")
 def chromium_path() -> str:
     path = shutil.which("chromium") or "/usr/bin/chromium"
     if not Path(path).exists():
-        raise RuntimeError("Debian's chromium is needed for the browser tests: run `make browser-deps`.")
+        raise RuntimeError(
+            "Debian's chromium is needed for the browser tests: run `make browser-deps`."
+        )
     return path
 
 
@@ -65,13 +67,17 @@ def assert_accessible(page: Page) -> None:
     )
     blocking = [v for v in violations if v["impact"] in BLOCKING_IMPACTS]
     if blocking:
-        raise AssertionError(f"Accessibility violations on {page.url}:\n" + format_violations(blocking))
+        raise AssertionError(
+            f"Accessibility violations on {page.url}:\n" + format_violations(blocking)
+        )
 
 
 def format_violations(violations: list[dict]) -> str:
     lines = []
     for violation in violations:
-        lines.append(f"- [{violation['impact']}] {violation['id']}: {violation['help']} ({violation['helpUrl']})")
+        lines.append(
+            f"- [{violation['impact']}] {violation['id']}: {violation['help']} ({violation['helpUrl']})"
+        )
         for node in violation["nodes"][:5]:
             lines.append(f"    at {node['target']}")
             for detail in (node["summary"] or "").splitlines():
@@ -97,7 +103,9 @@ class Camera:
                 page.set_viewport_size(size)
                 if axe:
                     assert_accessible(page)
-                page.screenshot(path=str(self.folder / f"{self.prefix}--{name}.{label}.png"), full_page=True)
+                page.screenshot(
+                    path=str(self.folder / f"{self.prefix}--{name}.{label}.png"), full_page=True
+                )
         finally:
             if original:
                 page.set_viewport_size(original)

@@ -57,7 +57,9 @@ def _set_up_over_http(server: PortalServer) -> None:
         "password": PASSWORD,
         "confirm": PASSWORD,
     }
-    with opener.open(server.url("/setup"), urllib.parse.urlencode(form).encode(), timeout=10) as response:
+    with opener.open(
+        server.url("/setup"), urllib.parse.urlencode(form).encode(), timeout=10
+    ) as response:
         assert response.url.endswith("/profile/security"), server.log_tail()
 
 
@@ -143,7 +145,10 @@ def _console_error(message, errors: list[str]) -> None:
 
 
 def _missing_asset(response, errors: list[str]) -> None:
-    if response.request.resource_type in {"stylesheet", "script", "image", "font"} and response.status >= 400:
+    if (
+        response.request.resource_type in {"stylesheet", "script", "image", "font"}
+        and response.status >= 400
+    ):
         errors.append(f"{response.status} for {response.url}")
 
 

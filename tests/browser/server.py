@@ -138,7 +138,9 @@ class PortalServer:
                 pass
             time.sleep(0.1)
         self.stop()
-        raise RuntimeError(f"The portal did not answer within {START_TIMEOUT:.0f} s:\n" + self.log_tail())
+        raise RuntimeError(
+            f"The portal did not answer within {START_TIMEOUT:.0f} s:\n" + self.log_tail()
+        )
 
     def wait_for_setup_link(self, timeout: float = 10.0) -> str:
         if not self._link_seen.wait(timeout):

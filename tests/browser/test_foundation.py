@@ -33,7 +33,9 @@ def test_setup_is_refused_without_the_printed_link(pristine_portal, open_context
     expect(page.get_by_role("heading", level=1)).to_have_text("Open the setup link")
 
 
-def test_first_run_setup_by_keyboard_signs_the_administrator_in(pristine_portal, open_context, camera):
+def test_first_run_setup_by_keyboard_signs_the_administrator_in(
+    pristine_portal, open_context, camera
+):
     link = pristine_portal.wait_for_setup_link()
     assert link.startswith(pristine_portal.base_url + "/setup?token=")
     page = open_context(pristine_portal).new_page()
@@ -199,12 +201,16 @@ def test_profile_panels_swap_in_place_with_htmx(page, make_account, camera):
     page.keyboard.press("Enter")
     expect(page.locator("#profile-details").get_by_text("Enter your name.")).to_be_visible()
     # Focus stays in the swapped panel rather than falling back to the top of the page.
-    assert page.evaluate("() => document.getElementById('profile-details').contains(document.activeElement)")
+    assert page.evaluate(
+        "() => document.getElementById('profile-details').contains(document.activeElement)"
+    )
     camera.check(page, "details-error")
 
     type_into(page, page.locator("#profile-details").get_by_label("Name"), "Hana Swapped")
     page.keyboard.press("Enter")
-    expect(page.locator("#profile-details").get_by_role("status")).to_have_text("Your profile is saved.")
+    expect(page.locator("#profile-details").get_by_role("status")).to_have_text(
+        "Your profile is saved."
+    )
     expect(page.locator("#profile-details").get_by_label("Name")).to_have_value("Hana Swapped")
     assert page.evaluate("() => window.stillThisPage === true"), "the page was reloaded"
 
@@ -231,7 +237,9 @@ def test_pages_run_under_the_content_security_policy(open_context, make_account)
     details = page.locator("#profile-details")
     details.get_by_label("Name").fill("Cora Enforced")
     details.get_by_role("button", name="Save").click()
-    expect(page.locator("#profile-details").get_by_role("status")).to_have_text("Your profile is saved.")
+    expect(page.locator("#profile-details").get_by_role("status")).to_have_text(
+        "Your profile is saved."
+    )
     assert page.evaluate("() => window.stillThisPage === true"), "htmx did not swap the panel"
     # Any CSP refusal shows as a console error, which open_context turns into a failure.
 
@@ -296,12 +304,20 @@ def test_admin_adds_an_employee_who_accepts_the_invitation_and_signs_in(
     employee_page.goto(link)
     expect(employee_page.get_by_role("heading", level=1)).to_have_text("Welcome, Ivy Invited")
     camera.check(employee_page, "invitation")
-    type_into(employee_page, employee_page.get_by_label("New password", exact=True), "ivy's own passphrase")
-    type_into(employee_page, employee_page.get_by_label("Repeat the new password"), "ivy's own passphrase")
+    type_into(
+        employee_page,
+        employee_page.get_by_label("New password", exact=True),
+        "ivy's own passphrase",
+    )
+    type_into(
+        employee_page, employee_page.get_by_label("Repeat the new password"), "ivy's own passphrase"
+    )
     employee_page.keyboard.press("Enter")
 
     expect(employee_page).to_have_url(re.compile(r"/login\?email=ivy.invited@northwind.example$"))
-    expect(employee_page.get_by_role("status")).to_have_text("Your password is set. Please sign in.")
+    expect(employee_page.get_by_role("status")).to_have_text(
+        "Your password is set. Please sign in."
+    )
     camera.check(employee_page, "invitation-accepted")
 
     # The email is filled in already; only the new password is typed.

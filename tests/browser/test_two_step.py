@@ -39,7 +39,9 @@ def assert_code_field(field) -> None:
     expect(field).to_have_attribute("inputmode", "numeric")
 
 
-def test_enable_from_the_qr_code_then_sign_in_with_a_code_and_a_recovery_code(page: Page, make_account, camera):
+def test_enable_from_the_qr_code_then_sign_in_with_a_code_and_a_recovery_code(
+    page: Page, make_account, camera
+):
     account = make_account("Quinn Scanner")
     sign_in_with_password(page, account.email)
     expect(page).to_have_url(SECURITY_PAGE)
@@ -66,7 +68,9 @@ def test_enable_from_the_qr_code_then_sign_in_with_a_code_and_a_recovery_code(pa
     assert scanned.parameters.get("digits", "6") == "6"
     assert scanned.parameters.get("period", "30") == "30"
     settings = area.get_by_role("definition")
-    expect(settings).to_contain_text([account.email, COMPANY, "Time-based (TOTP)", "SHA-1", "6", "30 seconds"])
+    expect(settings).to_contain_text(
+        [account.email, COMPANY, "Time-based (TOTP)", "SHA-1", "6", "30 seconds"]
+    )
     app = Authenticator(scanned.secret)
 
     mark_page(page)
@@ -125,7 +129,9 @@ def test_enable_from_the_qr_code_then_sign_in_with_a_code_and_a_recovery_code(pa
     expect(recovery.locator(".badge")).to_have_text("9 left")
     used = recovery.get_by_role("row").filter(has=page.get_by_role("cell"))
     expect(used).to_have_count(1)
-    expect(used.get_by_role("cell").nth(0)).to_have_text(re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d UTC$"))
+    expect(used.get_by_role("cell").nth(0)).to_have_text(
+        re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d UTC$")
+    )
     expect(used.get_by_role("cell").nth(1)).to_have_text("127.0.0.1")
     expect(used.get_by_role("cell").nth(2)).to_have_text("Headless Chrome on Linux")
     expect(page.locator("#activity")).to_contain_text("Recovery code used")
@@ -137,7 +143,9 @@ def test_enable_from_the_qr_code_then_sign_in_with_a_code_and_a_recovery_code(pa
     page.get_by_role("link", name="Use a recovery code instead").click()
     page.get_by_label("Recovery code").fill(codes[3])
     page.get_by_role("button", name="Sign in", exact=True).click()
-    expect(page.get_by_role("alert")).to_have_text("That recovery code is not right, or it was used already.")
+    expect(page.get_by_role("alert")).to_have_text(
+        "That recovery code is not right, or it was used already."
+    )
 
 
 def test_enable_by_typing_the_key_and_sign_in_by_keyboard_alone(page: Page, make_account, camera):

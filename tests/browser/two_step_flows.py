@@ -142,7 +142,9 @@ def finish_with_recovery_codes(page: Page) -> list[str]:
     """The ten codes as shown, then the box ticked and Finish."""
     area = two_step_area(page)
     expect(area.get_by_role("heading", name="Save your recovery codes")).to_be_visible()
-    codes = area.get_by_role("list", name="Recovery codes").get_by_role("listitem").all_inner_texts()
+    codes = (
+        area.get_by_role("list", name="Recovery codes").get_by_role("listitem").all_inner_texts()
+    )
     assert len(codes) == 10, codes
     for code in codes:
         assert re.fullmatch(r"[2-9a-z]{5}-[2-9a-z]{5}", code), code
@@ -175,5 +177,7 @@ def screenshots_only(page: Page, camera: Camera, name: str) -> None:
     original = page.viewport_size
     for label, size in SIZES.items():
         page.set_viewport_size(size)
-        page.screenshot(path=str(camera.folder / f"{camera.prefix}--{name}.{label}.png"), full_page=True)
+        page.screenshot(
+            path=str(camera.folder / f"{camera.prefix}--{name}.{label}.png"), full_page=True
+        )
     page.set_viewport_size(original)

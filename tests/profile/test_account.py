@@ -19,7 +19,11 @@ def change_password(client, current=DEFAULT_PASSWORD, new=NEW_PASSWORD, confirm=
     return post(
         client,
         "/profile/password",
-        {"current_password": current, "new_password": new, "confirm": new if confirm is None else confirm},
+        {
+            "current_password": current,
+            "new_password": new,
+            "confirm": new if confirm is None else confirm,
+        },
         **kwargs,
     )
 
@@ -36,7 +40,9 @@ def test_signed_out_visitors_are_sent_to_sign_in(client):
 
 
 def test_name_and_email_are_saved(app, emma, employee):
-    response = post(emma, "/profile/details", {"name": " Emma Rivers ", "email": "Emma.Rivers@Example.com"})
+    response = post(
+        emma, "/profile/details", {"name": " Emma Rivers ", "email": "Emma.Rivers@Example.com"}
+    )
 
     assert response.status_code == 303
     user = user_by_id(app, employee)
@@ -49,7 +55,9 @@ def test_name_and_email_are_saved(app, emma, employee):
 
 
 def test_htmx_save_swaps_the_details_panel(app, emma, employee):
-    response = post(emma, "/profile/details", {"name": "Emma Rivers", "email": "emma@example.com"}, htmx=True)
+    response = post(
+        emma, "/profile/details", {"name": "Emma Rivers", "email": "emma@example.com"}, htmx=True
+    )
     html = page_text(response)
     assert response.status_code == 200
     assert html.lstrip().startswith('<section class="card" id="profile-details"')

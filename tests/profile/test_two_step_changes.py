@@ -5,13 +5,16 @@ from sqlalchemy import select
 from portal.database import db
 from portal.models import RecoveryCode, User
 from portal.services import totp
-from tests.support import page_text, post, recovery_codes_from_page, secret_from_page, sign_in, user_row, audit_kinds, sign_in_with_code
-
-
-
-
-
-
+from tests.support import (
+    page_text,
+    post,
+    recovery_codes_from_page,
+    secret_from_page,
+    sign_in,
+    user_row,
+    audit_kinds,
+    sign_in_with_code,
+)
 
 
 # --- My mobile device has changed ------------------------------------------------------
@@ -23,18 +26,35 @@ def test_device_change_needs_the_password_and_a_code(client, app, employee, enro
     opened = client.get("/profile/security?open=device")
     assert "My mobile device has changed" in page_text(opened)
 
-    wrong_password = post(client, "/profile/security/device", {"password": "nope nope nope", "code": totp.code_at(secret, clock.now())})
+    wrong_password = post(
+        client,
+        "/profile/security/device",
+        {"password": "nope nope nope", "code": totp.code_at(secret, clock.now())},
+    )
     assert wrong_password.status_code == 422
     assert "password is not right" in page_text(wrong_password)
-    wrong_code = post(client, "/profile/security/device", {"password": "correct horse battery", "code": "000000" if totp.code_at(secret, clock.now()) != "000000" else "111111"})
+    wrong_code = post(
+        client,
+        "/profile/security/device",
+        {
+            "password": "correct horse battery",
+            "code": "000000" if totp.code_at(secret, clock.now()) != "000000" else "111111",
+        },
+    )
     assert wrong_code.status_code == 422
     assert user_row(app, employee).pending_totp_secret is None
 
 
-def test_new_phone_keeps_the_old_one_working_until_confirmed(client, other_client, app, employee, enrol, clock):
+def test_new_phone_keeps_the_old_one_working_until_confirmed(
+    client, other_client, app, employee, enrol, clock
+):
     old_secret, _ = enrol(employee)
     sign_in_with_code(client, old_secret, clock)
-    started = post(client, "/profile/security/device", {"password": "correct horse battery", "code": totp.code_at(old_secret, clock.now())})
+    started = post(
+        client,
+        "/profile/security/device",
+        {"password": "correct horse battery", "code": totp.code_at(old_secret, clock.now())},
+    )
     assert started.status_code == 200
     page = page_text(started)
     assert "Set up your new device" in page
@@ -45,23 +65,37 @@ def test_new_phone_keeps_the_old_one_working_until_confirmed(client, other_clien
     # Meanwhile the old phone still signs in.
     sign_in_with_code(other_client, old_secret, clock)
 
-    confirmed = post(client, "/profile/security/confirm", {"code": totp.code_at(new_secret, clock.now())})
+    confirmed = post(
+        client, "/profile/security/confirm", {"code": totp.code_at(new_secret, clock.now())}
+    )
     assert confirmed.status_code == 200
     assert "Your new device is set up" in page_text(confirmed)
     clock.advance(seconds=30)
     # The other session was signed out, and the old phone's codes no longer work.
     assert other_client.get("/profile/security").status_code == 302
     sign_in(other_client, "emma@example.com")
-    assert post(other_client, "/login/code", {"code": totp.code_at(old_secret, clock.now())}).status_code == 422
+    assert (
+        post(
+            other_client, "/login/code", {"code": totp.code_at(old_secret, clock.now())}
+        ).status_code
+        == 422
+    )
     clock.advance(seconds=30)
-    assert post(other_client, "/login/code", {"code": totp.code_at(new_secret, clock.now())}).status_code == 303
+    assert (
+        post(
+            other_client, "/login/code", {"code": totp.code_at(new_secret, clock.now())}
+        ).status_code
+        == 303
+    )
     assert "device_changed" in audit_kinds(app, employee)
 
 
 def test_device_change_with_a_recovery_code_and_cancel(client, app, employee, enrol, clock):
     old_secret, codes = enrol(employee)
     sign_in_with_code(client, old_secret, clock)
-    started = post(client, "/profile/security/device", {"password": "correct horse battery", "code": codes[0]})
+    started = post(
+        client, "/profile/security/device", {"password": "correct horse battery", "code": codes[0]}
+    )
     assert started.status_code == 200
     assert "Set up your new device" in page_text(started)
     cancelled = post(client, "/profile/security/cancel")
@@ -75,36 +109,53 @@ def test_device_change_with_a_recovery_code_and_cancel(client, app, employee, en
 # --- Turning it off --------------------------------------------------------------------
 
 
-def test_turn_off_needs_password_and_code_and_removes_everything(client, other_client, app, employee, enrol, clock):
+def test_turn_off_needs_password_and_code_and_removes_everything(
+    client, other_client, app, employee, enrol, clock
+):
     secret, _ = enrol(employee)
     sign_in_with_code(other_client, secret, clock)
     sign_in_with_code(client, secret, clock)
 
-    refused = post(client, "/profile/security/turn-off", {"password": "correct horse battery", "code": "12345"})
+    refused = post(
+        client, "/profile/security/turn-off", {"password": "correct horse battery", "code": "12345"}
+    )
     assert refused.status_code == 422
     assert user_row(app, employee).totp_secret is not None
 
-    done = post(client, "/profile/security/turn-off", {"password": "correct horse battery", "code": totp.code_at(secret, clock.now())})
+    done = post(
+        client,
+        "/profile/security/turn-off",
+        {"password": "correct horse battery", "code": totp.code_at(secret, clock.now())},
+    )
     assert done.status_code == 200
     assert "Two-step authentication is off" in page_text(done)
     user = user_row(app, employee)
     assert user.totp_secret is None and user.totp_last_step is None
     with app.app_context():
-        assert db.session.scalars(select(RecoveryCode).where(RecoveryCode.user_id == employee)).all() == []
+        assert (
+            db.session.scalars(select(RecoveryCode).where(RecoveryCode.user_id == employee)).all()
+            == []
+        )
     assert other_client.get("/profile/security").status_code == 302
     post(client, "/logout")
     assert sign_in(client, "emma@example.com").headers["Location"].endswith("/profile/security")
     assert "two_step_disabled" in audit_kinds(app, employee)
 
 
-def test_turn_off_is_refused_where_the_policy_forbids_it(client, app, employee, enrol, clock, monkeypatch):
+def test_turn_off_is_refused_where_the_policy_forbids_it(
+    client, app, employee, enrol, clock, monkeypatch
+):
     from portal.services import policy
 
     secret, _ = enrol(employee)
     sign_in_with_code(client, secret, clock)
     monkeypatch.setattr(policy, "may_turn_off_two_step", lambda user: False)
     assert "Turn off" not in page_text(client.get("/profile/security"))
-    refused = post(client, "/profile/security/turn-off", {"password": "correct horse battery", "code": totp.code_at(secret, clock.now())})
+    refused = post(
+        client,
+        "/profile/security/turn-off",
+        {"password": "correct horse battery", "code": totp.code_at(secret, clock.now())},
+    )
     assert refused.status_code == 422
     assert user_row(app, employee).totp_secret is not None
 
@@ -112,15 +163,29 @@ def test_turn_off_is_refused_where_the_policy_forbids_it(client, app, employee, 
 # --- New recovery codes ----------------------------------------------------------------
 
 
-def test_regenerate_needs_password_and_a_current_code_and_replaces_all(client, other_client, app, employee, enrol, clock):
+def test_regenerate_needs_password_and_a_current_code_and_replaces_all(
+    client, other_client, app, employee, enrol, clock
+):
     secret, old_codes = enrol(employee)
     sign_in_with_code(client, secret, clock)
-    with_recovery_code = post(client, "/profile/security/recovery-codes", {"password": "correct horse battery", "code": old_codes[0]})
+    with_recovery_code = post(
+        client,
+        "/profile/security/recovery-codes",
+        {"password": "correct horse battery", "code": old_codes[0]},
+    )
     assert with_recovery_code.status_code == 422  # a current app code is needed here
-    wrong_password = post(client, "/profile/security/recovery-codes", {"password": "wrong password!", "code": totp.code_at(secret, clock.now())})
+    wrong_password = post(
+        client,
+        "/profile/security/recovery-codes",
+        {"password": "wrong password!", "code": totp.code_at(secret, clock.now())},
+    )
     assert wrong_password.status_code == 422
 
-    response = post(client, "/profile/security/recovery-codes", {"password": "correct horse battery", "code": totp.code_at(secret, clock.now())})
+    response = post(
+        client,
+        "/profile/security/recovery-codes",
+        {"password": "correct horse battery", "code": totp.code_at(secret, clock.now())},
+    )
     assert response.status_code == 200
     new_codes = recovery_codes_from_page(page_text(response))
     assert len(new_codes) == 10 and not set(new_codes) & set(old_codes)
@@ -153,7 +218,14 @@ def test_every_two_step_form_needs_the_csrf_token(client, app, employee, enrol, 
     sign_in_with_code(client, secret, clock)
     before = user_row(app, employee)
     for path in TWO_STEP_FORMS:
-        response = client.post(path, data={"password": "correct horse battery", "code": totp.code_at(secret, clock.now()), "saved": "y"})
+        response = client.post(
+            path,
+            data={
+                "password": "correct horse battery",
+                "code": totp.code_at(secret, clock.now()),
+                "saved": "y",
+            },
+        )
         assert response.status_code in (400, 303), path
         if response.status_code == 303:  # the second-step pages send a full session away
             assert "/login" not in response.headers["Location"] or path.startswith("/login")
@@ -176,8 +248,16 @@ def test_every_two_step_change_needs_a_signed_in_user(client):
 
 
 def test_sessions_panel_lists_and_ends_other_sessions(client, other_client, app, employee, clock):
-    sign_in(client, "emma@example.com", headers={"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0"})
-    sign_in(other_client, "emma@example.com", headers={"User-Agent": "Mozilla/5.0 (iPhone) Safari/604.1"})
+    sign_in(
+        client,
+        "emma@example.com",
+        headers={"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0"},
+    )
+    sign_in(
+        other_client,
+        "emma@example.com",
+        headers={"User-Agent": "Mozilla/5.0 (iPhone) Safari/604.1"},
+    )
     page = page_text(client.get("/profile/security"))
     assert "This browser" in page and "Safari on iPhone" in page
     response = post(client, "/profile/security/sessions/end-others", htmx=True)
@@ -187,14 +267,18 @@ def test_sessions_panel_lists_and_ends_other_sessions(client, other_client, app,
     assert client.get("/profile/security").status_code == 200
 
 
-def test_ending_another_users_session_changes_nothing(client, other_client, app, employee, make_user):
+def test_ending_another_users_session_changes_nothing(
+    client, other_client, app, employee, make_user
+):
     make_user("olga@example.com", name="Olga")
     sign_in(client, "emma@example.com")
     sign_in(other_client, "olga@example.com")
     from portal.models import UserSession
 
     with app.app_context():
-        olga_session = db.session.scalars(select(UserSession.id).join(User).where(User.email == "olga@example.com")).one()
+        olga_session = db.session.scalars(
+            select(UserSession.id).join(User).where(User.email == "olga@example.com")
+        ).one()
     response = post(client, f"/profile/security/sessions/{olga_session}/end")
     assert response.status_code == 404
     assert other_client.get("/profile/security").status_code == 200
@@ -216,7 +300,9 @@ def test_no_secret_or_code_in_cookies_logs_or_pages(client, app, employee, clock
     sign_in(client, "emma@example.com")
     secret = secret_from_page(page_text(post(client, "/profile/security/enable")))
     code = totp.code_at(secret, clock.now())
-    codes = recovery_codes_from_page(page_text(post(client, "/profile/security/confirm", {"code": code})))
+    codes = recovery_codes_from_page(
+        page_text(post(client, "/profile/security/confirm", {"code": code}))
+    )
     post(client, "/profile/security/codes-saved", {"saved": "y"})
     secrets = [secret, totp.grouped(secret), *codes, *(c.replace("-", "") for c in codes)]
 
@@ -244,12 +330,21 @@ def test_wrong_passwords_share_one_tight_budget_per_account(client, app, employe
         post(
             client,
             "/profile/password",
-            {"current_password": f"guess number {i}", "new_password": "a new pass phrase", "confirm": "a new pass phrase"},
+            {
+                "current_password": f"guess number {i}",
+                "new_password": "a new pass phrase",
+                "confirm": "a new pass phrase",
+            },
         ).status_code
         for i in range(5)
     ]
     assert statuses == [422] * 10
     # The eleventh wrong guess, on any of these forms, waits; so does the right password.
-    assert post(client, "/profile/security/enable", {"password": "guess number 11"}).status_code == 429
-    assert post(client, "/profile/security/enable", {"password": "correct horse battery"}).status_code == 429
+    assert (
+        post(client, "/profile/security/enable", {"password": "guess number 11"}).status_code == 429
+    )
+    assert (
+        post(client, "/profile/security/enable", {"password": "correct horse battery"}).status_code
+        == 429
+    )
     assert user_row(app, employee).pending_totp_secret is None

@@ -15,8 +15,6 @@ from tests.support import (
 )
 
 
-
-
 def _start(client, clock):
     response = post(client, "/profile/security/enable")
     assert response.status_code == 200
@@ -67,7 +65,9 @@ def test_code_from_a_phone_clock_minutes_off_is_explained(client, app, employee,
 def test_correct_code_turns_it_on_and_shows_ten_codes_until_saved(client, app, employee, clock):
     sign_in(client, "emma@example.com")
     secret = secret_from_page(_start(client, clock))
-    response = post(client, "/profile/security/confirm", {"code": totp.code_at(secret, clock.now())})
+    response = post(
+        client, "/profile/security/confirm", {"code": totp.code_at(secret, clock.now())}
+    )
     assert response.status_code == 200
     page = page_text(response)
     codes = recovery_codes_from_page(page)
@@ -79,8 +79,12 @@ def test_correct_code_turns_it_on_and_shows_ten_codes_until_saved(client, app, e
     user = user_row(app, employee)
     assert user.totp_secret is not None and user.pending_totp_secret is None
     with app.app_context():
-        stored = db.session.scalars(select(RecoveryCode.code_hash).where(RecoveryCode.user_id == employee)).all()
-        kinds = db.session.scalars(select(AuditEvent.kind).where(AuditEvent.subject_id == employee)).all()
+        stored = db.session.scalars(
+            select(RecoveryCode.code_hash).where(RecoveryCode.user_id == employee)
+        ).all()
+        kinds = db.session.scalars(
+            select(AuditEvent.kind).where(AuditEvent.subject_id == employee)
+        ).all()
     assert len(stored) == 10
     assert not any(code.replace("-", "") in stored_hash for code in codes for stored_hash in stored)
     assert "two_step_enabled" in kinds
@@ -142,7 +146,9 @@ def test_confirming_after_the_password_went_stale_asks_again(client, app, employ
     sign_in(client, "emma@example.com")
     secret = secret_from_page(_start(client, clock))
     clock.advance(minutes=6)
-    response = post(client, "/profile/security/confirm", {"code": totp.code_at(secret, clock.now())})
+    response = post(
+        client, "/profile/security/confirm", {"code": totp.code_at(secret, clock.now())}
+    )
     assert response.status_code == 403
     assert user_row(app, employee).totp_secret is None
 
@@ -187,14 +193,26 @@ def test_enrolment_can_be_confirmed_once(client, other_client, app, employee, cl
     assert first.status_code == 200
     assert second.status_code == 409
     with app.app_context():
-        assert len(db.session.scalars(select(RecoveryCode).where(RecoveryCode.user_id == employee)).all()) == 10
+        assert (
+            len(
+                db.session.scalars(
+                    select(RecoveryCode).where(RecoveryCode.user_id == employee)
+                ).all()
+            )
+            == 10
+        )
 
 
 def test_saving_the_name_with_htmx_refreshes_the_header_too(client, employee):
     sign_in(client, "emma@example.com")
-    response = post(client, "/profile/details", {"name": "Emma King", "email": "emma@example.com"}, htmx=True)
+    response = post(
+        client, "/profile/details", {"name": "Emma King", "email": "emma@example.com"}, htmx=True
+    )
     assert response.status_code == 200
-    assert '<span class="user-menu__name" id="user-menu-name" hx-swap-oob="true">Emma King</span>' in page_text(response)
+    assert (
+        '<span class="user-menu__name" id="user-menu-name" hx-swap-oob="true">Emma King</span>'
+        in page_text(response)
+    )
 
 
 def test_activity_done_by_an_administrator_says_so(client, app, employee, admin_user):
@@ -203,7 +221,12 @@ def test_activity_done_by_an_administrator_says_so(client, app, employee, admin_
     from portal.services import audit
 
     with app.app_context():
-        audit.record(audit.PASSWORD_RESET_ISSUED, origin=None, actor=database.session.get(UserModel, admin_user), subject=database.session.get(UserModel, employee))
+        audit.record(
+            audit.PASSWORD_RESET_ISSUED,
+            origin=None,
+            actor=database.session.get(UserModel, admin_user),
+            subject=database.session.get(UserModel, employee),
+        )
         database.session.commit()
     sign_in(client, "emma@example.com")
     assert "by an administrator" in page_text(client.get("/profile/security"))

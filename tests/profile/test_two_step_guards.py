@@ -31,15 +31,13 @@ def _code(secret, clock):
     return totp.code_at(secret, clock.now())
 
 
-
-
-
-
-
-
 def _code_hashes(app, user_id) -> set[str]:
     with app.app_context():
-        return set(db.session.scalars(select(RecoveryCode.code_hash).where(RecoveryCode.user_id == user_id)))
+        return set(
+            db.session.scalars(
+                select(RecoveryCode.code_hash).where(RecoveryCode.user_id == user_id)
+            )
+        )
 
 
 def _two_step_state(app, user_id):
@@ -63,14 +61,19 @@ def _start_enrolment(client):
 
 
 @pytest.mark.parametrize(
-    "path", ["/profile/security/device", "/profile/security/turn-off", "/profile/security/recovery-codes"]
+    "path",
+    ["/profile/security/device", "/profile/security/turn-off", "/profile/security/recovery-codes"],
 )
-def test_guarded_change_waits_after_three_wrong_codes_even_for_the_right_one(client, app, employee, enrol, clock, path):
+def test_guarded_change_waits_after_three_wrong_codes_even_for_the_right_one(
+    client, app, employee, enrol, clock, path
+):
     secret, _ = enrol(employee)
     sign_in_with_code(client, secret, clock)
     before = _two_step_state(app, employee)
     for _ in range(3):
-        wrong = post(client, path, {"password": DEFAULT_PASSWORD, "code": wrong_code(secret, clock)})
+        wrong = post(
+            client, path, {"password": DEFAULT_PASSWORD, "code": wrong_code(secret, clock)}
+        )
         assert wrong.status_code == 422
     assert user_row(app, employee).second_step_failures == 3
 
@@ -78,39 +81,51 @@ def test_guarded_change_waits_after_three_wrong_codes_even_for_the_right_one(cli
     assert refused.status_code == 429
     assert "wait" in page_text(refused)
     assert _two_step_state(app, employee) == before
-    assert user_row(app, employee).totp_last_step != totp.step_at(clock.now())  # the code was not spent
+    assert user_row(app, employee).totp_last_step != totp.step_at(
+        clock.now()
+    )  # the code was not spent
 
 
 # --- 4. a wrong code on the device form counts --------------------------------------------
 
 
-def test_a_wrong_code_on_the_device_change_form_counts_against_the_account(client, app, employee, enrol, clock):
+def test_a_wrong_code_on_the_device_change_form_counts_against_the_account(
+    client, app, employee, enrol, clock
+):
     secret, _ = enrol(employee)
     sign_in_with_code(client, secret, clock)
     assert user_row(app, employee).second_step_failures == 0
     response = post(
-        client, "/profile/security/device", {"password": DEFAULT_PASSWORD, "code": wrong_code(secret, clock)}
+        client,
+        "/profile/security/device",
+        {"password": DEFAULT_PASSWORD, "code": wrong_code(secret, clock)},
     )
     assert response.status_code == 422
     user = user_row(app, employee)
     assert user.second_step_failures == 1
     assert user.pending_totp_secret is None
     with app.app_context():
-        kinds = db.session.scalars(select(AuditEvent.kind).where(AuditEvent.subject_id == employee)).all()
+        kinds = db.session.scalars(
+            select(AuditEvent.kind).where(AuditEvent.subject_id == employee)
+        ).all()
     assert kinds.count("two_step_failed") == 1
 
 
 # --- 5. an administrator's reset signs the employee out ----------------------------------
 
 
-def test_admin_reset_ends_the_employees_signed_in_sessions(client, other_client, app, admin_user, employee, enrol, clock):
+def test_admin_reset_ends_the_employees_signed_in_sessions(
+    client, other_client, app, admin_user, employee, enrol, clock
+):
     employee_secret, _ = enrol(employee)
     admin_secret, _ = enrol(admin_user)
     sign_in_with_code(other_client, employee_secret, clock)  # Emma, fully signed in
     assert other_client.get("/profile/security").status_code == 200
     sign_in_with_code(client, admin_secret, clock, email="ada@example.com")
 
-    done = post(client, f"/admin/employees/{employee}/reset-two-step", {"reason": "lost phone and codes"})
+    done = post(
+        client, f"/admin/employees/{employee}/reset-two-step", {"reason": "lost phone and codes"}
+    )
     assert done.status_code == 303
     assert user_row(app, employee).totp_secret is None
 
@@ -123,7 +138,9 @@ def test_admin_reset_ends_the_employees_signed_in_sessions(client, other_client,
 # --- 7. to 9. secrets and unsaved codes only after a fresh password ----------------------
 
 
-def test_pending_enrolment_key_and_qr_are_hidden_once_the_password_is_stale(client, app, employee, clock):
+def test_pending_enrolment_key_and_qr_are_hidden_once_the_password_is_stale(
+    client, app, employee, clock
+):
     sign_in(client, "emma@example.com")
     secret = _start_enrolment(client)
     clock.advance(minutes=6)
@@ -178,14 +195,19 @@ def test_recovery_codes_download_is_gone_once_the_password_is_stale(client, app,
 # --- 10. CSRF holds for htmx too ----------------------------------------------------------
 
 
-def test_htmx_post_without_csrf_token_is_refused_and_changes_nothing(client, app, employee, enrol, clock):
+def test_htmx_post_without_csrf_token_is_refused_and_changes_nothing(
+    client, app, employee, enrol, clock
+):
     secret, _ = enrol(employee)
     sign_in_with_code(client, secret, clock)
     before = _two_step_state(app, employee)
     forms = {
         "/profile/security/turn-off": {"password": DEFAULT_PASSWORD, "code": _code(secret, clock)},
         "/profile/security/device": {"password": DEFAULT_PASSWORD, "code": _code(secret, clock)},
-        "/profile/security/recovery-codes": {"password": DEFAULT_PASSWORD, "code": _code(secret, clock)},
+        "/profile/security/recovery-codes": {
+            "password": DEFAULT_PASSWORD,
+            "code": _code(secret, clock),
+        },
     }
     for path, data in forms.items():
         response = client.post(path, data=data, headers=HTMX_HEADERS)
@@ -193,7 +215,9 @@ def test_htmx_post_without_csrf_token_is_refused_and_changes_nothing(client, app
     assert _two_step_state(app, employee) == before
     assert user_row(app, employee).second_step_failures == 0
     # The same request with the token goes through, so it was the missing token.
-    done = post(client, "/profile/security/turn-off", forms["/profile/security/turn-off"], htmx=True)
+    done = post(
+        client, "/profile/security/turn-off", forms["/profile/security/turn-off"], htmx=True
+    )
     assert done.status_code == 200
     assert user_row(app, employee).totp_secret is None
 
@@ -220,7 +244,10 @@ def test_a_pending_enrolment_expires_after_thirty_minutes(client, app, employee,
     refused = post(client, "/profile/security/confirm", {"code": _code(old_secret, clock)})
     assert refused.status_code == 422
     assert user_row(app, employee).totp_secret is None
-    assert post(client, "/profile/security/confirm", {"code": _code(new_secret, clock)}).status_code == 200
+    assert (
+        post(client, "/profile/security/confirm", {"code": _code(new_secret, clock)}).status_code
+        == 200
+    )
 
 
 def test_a_pending_enrolment_still_confirms_within_thirty_minutes(client, app, employee, clock):
@@ -229,5 +256,7 @@ def test_a_pending_enrolment_still_confirms_within_thirty_minutes(client, app, e
     clock.advance(minutes=29)
     again = post(client, "/profile/security/enable", {"password": DEFAULT_PASSWORD})
     assert secret_from_page(page_text(again)) == secret
-    assert post(client, "/profile/security/confirm", {"code": _code(secret, clock)}).status_code == 200
+    assert (
+        post(client, "/profile/security/confirm", {"code": _code(secret, clock)}).status_code == 200
+    )
     assert user_row(app, employee).totp_secret is not None

@@ -32,7 +32,9 @@ def test_new_secret_has_160_bits():
     assert totp.new_secret() != secret
 
 
-@pytest.mark.parametrize(("offset_steps", "accepted"), [(-2, False), (-1, True), (0, True), (1, True), (2, False)])
+@pytest.mark.parametrize(
+    ("offset_steps", "accepted"), [(-2, False), (-1, True), (0, True), (1, True), (2, False)]
+)
 def test_one_step_of_drift_either_way(offset_steps, accepted):
     now = datetime(2026, 3, 2, 9, 0, 15, tzinfo=timezone.utc)
     step = totp.step_at(now) + offset_steps

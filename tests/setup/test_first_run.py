@@ -109,7 +109,9 @@ def test_setup_is_gone_for_good_once_it_is_done(client, other_client, app, token
 def test_setup_is_closed_once_any_user_exists(client, app, token):
     # An administrator made on the command line before anyone opened the link.
     with app.app_context():
-        accounts.create(name="Cli Admin", email="cli@example.com", password="x" * 12, role=ROLE_ADMIN)
+        accounts.create(
+            name="Cli Admin", email="cli@example.com", password="x" * 12, role=ROLE_ADMIN
+        )
         db.session.commit()
     assert client.get("/setup", query_string={"token": token}).status_code == 404
     assert submit(client, token).status_code == 404
