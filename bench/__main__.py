@@ -14,13 +14,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench import load
 from portal import clock, create_app
 from portal.database import Base, db
 from portal.models import Company
 from portal.services import accounts, recovery_codes, totp, two_step
 from portal.web import Origin
-
-from bench import load
 
 ORIGIN = Origin("127.0.0.1", "bench")
 

@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 
 import click
-from sqlalchemy.engine import URL, make_url
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
+from sqlalchemy.engine import URL, make_url
 
 from portal.database import db
 from portal.forms import EMAIL_PATTERN

@@ -1,7 +1,7 @@
 """The one source of the current time, so tests can move it instead of sleeping."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)

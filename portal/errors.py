@@ -1,10 +1,9 @@
 """One handler per status: a friendly page, or a message fragment for htmx."""
 
 from flask import Flask, current_app, make_response, redirect, render_template, request
+from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed
-
-from flask_login import current_user
 
 from portal.database import db
 from portal.web import UnusableInput, refuse_unusable_input, wants_fragment

@@ -10,7 +10,7 @@ from htmx_flask import Htmx
 
 from portal.database import db
 
-__all__ = ["db", "csrf", "htmx", "limiter", "login_manager"]
+__all__ = ["csrf", "db", "htmx", "limiter", "login_manager"]
 
 csrf = CSRFProtect()
 htmx = Htmx()

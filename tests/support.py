@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from flask.testing import FlaskClient
 
@@ -18,9 +18,7 @@ _CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 class MovableClock:
     """Stands in for portal.clock.now: time moves only when a test moves it."""
 
-    current: datetime = field(
-        default_factory=lambda: datetime(2026, 3, 2, 9, 0, 0, tzinfo=timezone.utc)
-    )
+    current: datetime = field(default_factory=lambda: datetime(2026, 3, 2, 9, 0, 0, tzinfo=UTC))
 
     def now(self) -> datetime:
         return self.current
@@ -130,7 +128,7 @@ def race(work, count: int = 20) -> list:
         barrier.wait()
         try:
             results[index] = work(index)
-        except Exception as error:  # noqa: BLE001 - the caller's assertion reports it
+        except Exception as error:
             results[index] = repr(error)
 
     threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]

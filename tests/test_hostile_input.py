@@ -146,11 +146,11 @@ def payloads(fields: list[str], token: str) -> list[Payload]:
                 "content_type": "application/x-www-form-urlencoded",
             },
         ),
-        Payload("blank fields", True, {"data": with_token({name: "" for name in fields})}),
+        Payload("blank fields", True, {"data": with_token(dict.fromkeys(fields, ""))}),
         Payload(
             "1 MB in every field",
             True,
-            {"data": with_token({name: "x" * MEGABYTE for name in fields})},
+            {"data": with_token(dict.fromkeys(fields, "x" * MEGABYTE))},
         ),
         Payload(
             "invalid UTF-8",
@@ -162,7 +162,7 @@ def payloads(fields: list[str], token: str) -> list[Payload]:
             },
         ),
         Payload(
-            "NUL bytes", True, {"data": with_token({name: "a\x00b@example.com" for name in fields})}
+            "NUL bytes", True, {"data": with_token(dict.fromkeys(fields, "a\x00b@example.com"))}
         ),
         Payload(
             "repeated fields", True, {"data": with_token({name: ["", GARBAGE] for name in fields})}
@@ -170,11 +170,9 @@ def payloads(fields: list[str], token: str) -> list[Payload]:
         Payload(
             "numbers",
             True,
-            {"data": with_token({name: "-99999999999999999999" for name in fields})},
+            {"data": with_token(dict.fromkeys(fields, "-99999999999999999999"))},
         ),
-        Payload(
-            "scripts and quotes", True, {"data": with_token({name: GARBAGE for name in fields})}
-        ),
+        Payload("scripts and quotes", True, {"data": with_token(dict.fromkeys(fields, GARBAGE))}),
         Payload(
             "files instead of text",
             True,
@@ -204,7 +202,7 @@ def payloads(fields: list[str], token: str) -> list[Payload]:
         Payload(
             "blank fields from htmx",
             True,
-            {"data": with_token({name: "" for name in fields}), "headers": HTMX_HEADERS},
+            {"data": with_token(dict.fromkeys(fields, "")), "headers": HTMX_HEADERS},
         ),
     ]
     for name in fields:
@@ -227,7 +225,7 @@ def _plausible(name: str) -> str:
 
 
 def _blank(fields):
-    return {name: "" for name in fields}
+    return dict.fromkeys(fields, "")
 
 
 def readable_problem(response, *, must_refuse: bool) -> str | None:
@@ -344,7 +342,7 @@ def get_paths(app, values) -> list[str]:
                 paths.append(
                     adapter.build(rule.endpoint, {k: values.get(k, "x") for k in rule.arguments})
                 )
-            except Exception:  # noqa: BLE001 - a rule that needs values we do not have
+            except Exception:
                 continue
     return sorted(set(paths))
 

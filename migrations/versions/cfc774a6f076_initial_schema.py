@@ -5,9 +5,8 @@ Revises:
 Created: 2026-11-25 19:11:31.475059
 """
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = "cfc774a6f076"
 down_revision = None

@@ -17,6 +17,7 @@ from flask_login import current_user, login_required
 from portal.auth import current
 from portal.database import db
 from portal.extensions import limiter
+from portal.forms import EmptyForm
 from portal.profile.forms import (
     ChangePasswordForm,
     CodesSavedForm,
@@ -36,7 +37,6 @@ from portal.services import (
     totp,
     two_step,
 )
-from portal.forms import EmptyForm
 from portal.services.passwords import problem_with
 from portal.web import render_page_or_fragment, request_origin, wants_fragment
 

@@ -20,15 +20,15 @@ from portal.services import accounts, audit, invitations, sessions, totp
 from portal.web import Origin
 from tests.support import (
     DEFAULT_PASSWORD,
+    audit_kinds,
     csrf_token,
     page_text,
     post,
+    race,
     secret_from_page,
     sign_in,
     user_row,
-    audit_kinds,
     wrong_code,
-    race,
 )
 
 RACERS = 20

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from portal import create_app
 from portal.database import Base, db
 from portal.models import UserSession
-from tests.support import HTMX_HEADERS, DEFAULT_PASSWORD, csrf_token, page_text
+from tests.support import DEFAULT_PASSWORD, HTMX_HEADERS, csrf_token, page_text
 
 PER_ADDRESS = 20  # "20 per minute" on POST /login
 PER_ACCOUNT = 10  # "10 per 15 minutes" per email

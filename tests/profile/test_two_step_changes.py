@@ -6,16 +6,15 @@ from portal.database import db
 from portal.models import RecoveryCode, User
 from portal.services import totp
 from tests.support import (
+    audit_kinds,
     page_text,
     post,
     recovery_codes_from_page,
     secret_from_page,
     sign_in,
-    user_row,
-    audit_kinds,
     sign_in_with_code,
+    user_row,
 )
-
 
 # --- My mobile device has changed ------------------------------------------------------
 

@@ -6,12 +6,12 @@ from portal.database import db
 from portal.models import AuditEvent, RecoveryCode
 from portal.services import totp
 from tests.support import (
-    user_row,
     page_text,
     post,
     recovery_codes_from_page,
     secret_from_page,
     sign_in,
+    user_row,
 )
 
 

@@ -12,9 +12,6 @@ from portal.database import db
 from portal.models import AuditEvent, RecoveryCode
 from portal.services import totp
 from tests.support import (
-    user_row,
-    sign_in_with_code,
-    wrong_code,
     DEFAULT_PASSWORD,
     HTMX_HEADERS,
     page_text,
@@ -22,6 +19,9 @@ from tests.support import (
     recovery_codes_from_page,
     secret_from_page,
     sign_in,
+    sign_in_with_code,
+    user_row,
+    wrong_code,
 )
 
 PASSWORD_PROMPT = "For your safety, confirm your password to continue."
