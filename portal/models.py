@@ -65,7 +65,6 @@ class User(Base):
     # Wrong second-step codes in a row; belongs to the account, not to a sign-in.
     second_step_failures: Mapped[int] = mapped_column(Integer, default=0)
     second_step_locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    second_step_last_failure_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     sessions: Mapped[list[UserSession]] = relationship(
         back_populates="user", cascade="all, delete-orphan", passive_deletes=True

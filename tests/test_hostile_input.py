@@ -35,7 +35,6 @@ VOLATILE_COLUMNS = {
     ("user_sessions", "last_seen_at"),
     ("user_sessions", "ip"),
     ("users", "second_step_failures"),
-    ("users", "second_step_last_failure_at"),
     ("users", "second_step_locked_until"),
 }
 # Security events are meant to be recorded, also for refused attempts.

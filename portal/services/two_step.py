@@ -104,10 +104,7 @@ def _record_failure(user: User, origin: Origin, message: str, detail: str) -> Ou
     db.session.execute(
         update(User)
         .where(User.id == user.id)
-        .values(
-            second_step_failures=User.second_step_failures + 1,
-            second_step_last_failure_at=now,
-        )
+        .values(second_step_failures=User.second_step_failures + 1)
     )
     db.session.refresh(user)
     failures = user.second_step_failures
