@@ -56,6 +56,8 @@ class PolicyError(Exception):
 
 @dataclass(frozen=True)
 class CompanyPolicy:
+    """The company's two-step settings as saved."""
+
     mandatory: bool
     # When it was made mandatory; None while it is not.
     mandatory_since: datetime | None
@@ -96,6 +98,8 @@ def _policy_of(company: Company) -> CompanyPolicy:
 
 
 class Standing(StrEnum):
+    """Where one employee stands with the policy; the values are used in URLs (?state=)."""
+
     ON = "on"
     NOT_YET = "not_yet"  # not set up, before the deadline
     OVERDUE = "overdue"  # not set up, deadline passed
@@ -106,6 +110,8 @@ class Standing(StrEnum):
 
 @dataclass(frozen=True)
 class TwoStepStanding:
+    """One employee's standing now, with the dates that go with it."""
+
     state: Standing
     # NOT_YET and OVERDUE: when two-step had to be, or has to be, on.
     deadline: datetime | None = None
@@ -334,6 +340,8 @@ def preview(*, mandatory: bool, grace_days: int) -> Preview:
 
 @dataclass(frozen=True)
 class AdoptionDay:
+    """One day of the adoption chart."""
+
     day: date
     # Active employees with two-step on at the end of that day.
     enabled: int
@@ -341,6 +349,8 @@ class AdoptionDay:
 
 @dataclass(frozen=True)
 class Adoption:
+    """How many active employees have two-step on, now and day by day."""
+
     active: int
     enabled: int
     # Since it became mandatory (at most the last year), one entry per day up to today.

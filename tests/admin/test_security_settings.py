@@ -329,3 +329,25 @@ def test_htmx_page_load_gets_the_whole_page(admin_with_two_step):
         PAGE, headers={**HTMX_HEADERS, "HX-History-Restore-Request": "true"}
     )
     assert "<html" in page_text(response)
+
+
+def test_while_it_is_mandatory_nobody_can_turn_theirs_off(
+    app, clock, admin_with_two_step, other_client, employee, enrol
+):
+    from portal.services import totp
+    from tests.support import user_row
+
+    secret, _codes = enrol(employee)
+    sign_in_with_code(other_client, secret, clock)
+    assert "Turn off" in page_text(other_client.get("/profile/security"))
+
+    post(admin_with_two_step, PAGE, TURN_ON)
+
+    assert "Turn off" not in page_text(other_client.get("/profile/security"))
+    refused = post(
+        other_client,
+        "/profile/security/turn-off",
+        {"password": "correct horse battery", "code": totp.code_at(secret, clock.now())},
+    )
+    assert refused.status_code == 422
+    assert user_row(app, employee).totp_secret is not None
