@@ -18,8 +18,8 @@ from bench import load
 from portal import clock, create_app
 from portal.database import Base, db
 from portal.models import Company
+from portal.origin import Origin
 from portal.services import accounts, recovery_codes, totp, two_step
-from portal.web import Origin
 
 ORIGIN = Origin("127.0.0.1", "bench")
 

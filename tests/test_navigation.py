@@ -16,7 +16,7 @@ def test_the_bare_address_leads_to_sign_in_or_the_security_page(client, make_use
 
 def test_get_on_a_form_address_leads_to_its_page_and_changes_nothing(app, client, employee):
     sign_in(client, "emma@example.com")
-    post(client, "/profile/security/enable")
+    post(client, "/profile/security/enable", follow_redirects=True)
     response = client.get("/profile/security/cancel")
     assert response.status_code == 303
     assert response.headers["Location"] == "/profile/security"

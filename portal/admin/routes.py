@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import wraps
 
-from flask import Blueprint, abort, flash, redirect, request, url_for
+from flask import Blueprint, abort, request, url_for
 from flask_login import current_user, login_required
 
 from portal.admin.forms import AddEmployeeForm, ResetTwoStepForm
-from portal.forms import EmptyForm
 from portal.models import User
 from portal.services import employees as employee_service
 from portal.services.accounts import AccountError
-from portal.web import render_page_or_fragment, request_origin, wants_fragment
+from portal.web import done, render_page_or_fragment, request_origin
 
 admin = Blueprint("admin", __name__, url_prefix="/admin")
 # Ids beyond a 32-bit integer cannot exist; the bound turns them into a 404 before the query.
@@ -88,8 +88,8 @@ def employee(user_id: int):
 @admin.post(EMPLOYEE + "/deactivate")
 @admin_required
 def deactivate(user_id: int):
-    return _access_action(
-        user_id,
+    return _employee_action(
+        _employee_or_404(user_id),
         lambda user: employee_service.deactivate(user, by=current_user, origin=request_origin()),
         "{name} is deactivated and was signed out everywhere.",
     )
@@ -98,8 +98,8 @@ def deactivate(user_id: int):
 @admin.post(EMPLOYEE + "/reactivate")
 @admin_required
 def reactivate(user_id: int):
-    return _access_action(
-        user_id,
+    return _employee_action(
+        _employee_or_404(user_id),
         lambda user: employee_service.reactivate(user, by=current_user, origin=request_origin()),
         "{name} can sign in again.",
     )
@@ -109,11 +109,6 @@ def reactivate(user_id: int):
 @admin_required
 def reset_password(user_id: int):
     user = _employee_or_404(user_id)
-    form = EmptyForm()
-    if not form.validate_on_submit():
-        return _employee_page(
-            user, status=400, error="This form has expired. Reload the page and try again."
-        )
     try:
         token = employee_service.reset_password(user, by=current_user, origin=request_origin())
     except AccountError as error:
@@ -126,52 +121,59 @@ def reset_password(user_id: int):
 @admin_required
 def reset_two_step(user_id: int):
     user = _employee_or_404(user_id)
-    try:
-        employee_service.check_two_step_reset(user, by=current_user)
-    except AccountError as error:
-        return _employee_page(user, status=422, error=str(error))
     form = ResetTwoStepForm()
-    if not form.validate_on_submit():
-        return _employee_page(user, status=422, reset_form=form)
-    return _access_action(
-        user_id,
+    reason = form.reason.data if form.validate_on_submit() else None
+    return _employee_action(
+        user,
         lambda user: employee_service.reset_two_step(
-            user, by=current_user, origin=request_origin(), reason=form.reason.data
+            user, by=current_user, origin=request_origin(), reason=reason
         ),
         "Two-step authentication is reset for {name}, who was signed out everywhere. "
         "They set it up again after their next sign-in with their password.",
+        reset_form=form,
     )
 
 
-def _access_action(user_id: int, action, success: str):
-    """Deactivate or reactivate: the panel again for htmx, a 303 to the page otherwise."""
-    user = _employee_or_404(user_id)
-    form = EmptyForm()
-    if not form.validate_on_submit():
-        return _employee_page(
-            user, status=400, error="This form has expired. Reload the page and try again."
-        )
+def _employee_action(
+    user: User,
+    action: Callable[[User], object],
+    success: str,
+    *,
+    reset_form: ResetTwoStepForm | None = None,
+):
+    """A change on the employee page: the access panel with its notice or its error."""
     try:
         action(user)
+    except employee_service.ReasonNeeded:
+        return _employee_page(user, status=422, reset_form=reset_form)
     except AccountError as error:
         return _employee_page(user, status=422, error=str(error))
-    message = success.format(name=user.name)
-    if wants_fragment():
-        return _employee_page(user, notice=message)
-    flash(message, "success")
-    return redirect(url_for("admin.employee", user_id=user.id), code=303)
+    return done(
+        success.format(name=user.name),
+        fragment="admin/_employee_access_swap.html",
+        redirect_to=url_for("admin.employee", user_id=user.id),
+        **_employee_context(user),
+    )
 
 
-def _employee_page(user: User, *, status: int = 200, **panel):
+def _employee_context(user: User, reset_form: ResetTwoStepForm | None = None) -> dict:
+    return {
+        "employee": user,
+        "open_link": employee_service.open_link(user),
+        "has_set_password": employee_service.has_set_password(user),
+        "events": employee_service.recent_events(user),
+        "reset_form": reset_form or ResetTwoStepForm(formdata=None),
+    }
+
+
+def _employee_page(
+    user: User, *, status: int = 200, reset_form: ResetTwoStepForm | None = None, **panel
+):
     return render_page_or_fragment(
         "admin/employee.html",
         "admin/_employee_access_swap.html",
         status=status,
-        employee=user,
-        open_link=employee_service.open_link(user),
-        has_set_password=employee_service.has_set_password(user),
-        events=employee_service.recent_events(user),
-        reset_form=panel.pop("reset_form", None) or ResetTwoStepForm(),
+        **_employee_context(user, reset_form),
         **panel,
     )
 

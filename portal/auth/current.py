@@ -11,13 +11,13 @@ from urllib.parse import urlsplit
 
 from flask import Flask, current_app, flash, g, redirect, request, url_for
 from flask import session as flask_session
-from flask_login import current_user
+from htmx_flask import make_response
 
-from portal.database import db
 from portal.extensions import login_manager
 from portal.models import STAGE_FULL, STAGE_PASSWORD, User, UserSession
+from portal.origin import Origin
 from portal.services import sessions
-from portal.web import Origin, request_origin, safe_next, wants_fragment
+from portal.web import request_origin, safe_next, wants_fragment
 
 COOKIE_NAME = "portal_session"
 
@@ -41,7 +41,8 @@ def init_app(app: Flask) -> None:
 def sign_in_address() -> str:
     """The sign-in page, coming back afterwards to the page the person was on."""
     if wants_fragment():
-        back = urlsplit(request.headers.get("HX-Current-URL", "")).path or None
+        page = urlsplit(request.htmx.current_url or "")
+        back = page.path + (f"?{page.query}" if page.query else "") or None
     else:
         back = request.full_path.rstrip("?") if request.method == "GET" else None
     return url_for("auth.login", next=safe_next(back))
@@ -51,11 +52,12 @@ def _sign_in_first():
     """A page that needs a signed-in user: htmx is sent to sign-in as a whole page, not a
     sign-in form squeezed into a panel."""
     if wants_fragment():
-        response = current_app.response_class(
-            "You are signed out. Sign in again to continue.", status=401, mimetype="text/plain"
+        return make_response(
+            "You are signed out. Sign in again to continue.",
+            401,
+            {"Content-Type": "text/plain; charset=utf-8"},
+            redirect=sign_in_address(),
         )
-        response.headers["HX-Redirect"] = sign_in_address()
-        return response
     flash(login_manager.login_message, login_manager.login_message_category)
     return redirect(sign_in_address(), code=302)
 
@@ -67,8 +69,7 @@ def _session_row() -> UserSession | None:
         idle = timedelta(days=current_app.config["SESSION_IDLE_DAYS"])
         if row is not None and (sessions.is_expired(row, idle) or not row.user.active):
             expired_stage = row.stage
-            sessions.end(row)
-            db.session.commit()
+            sessions.end_expired(row)
             g.clear_cookie = True
             if expired_stage == STAGE_PASSWORD:
                 g.pending_expired = True
@@ -109,9 +110,7 @@ def _gate_pending_sign_in():
 def redirect_to(location: str):
     """A redirect that also works when htmx made the request."""
     if wants_fragment():
-        response = current_app.response_class(status=204)
-        response.headers["HX-Redirect"] = location
-        return response
+        return make_response("", 204, redirect=location)
     return redirect(location, code=303)
 
 
@@ -120,32 +119,31 @@ def _new_csrf_token() -> None:
     flask_session.pop(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), None)
 
 
-def begin(user: User, stage: str, origin: Origin) -> UserSession:
-    """A brand-new session id for this browser; any row it had before is gone."""
-    old = _session_row()
-    if old is not None:
-        sessions.end(old)
-    token, row = sessions.start(user, stage, origin)
+def begin(user: User, origin: Origin, *, method: str = "password") -> UserSession:
+    """The password step passed: a brand-new session id for this browser, pending its
+    second step or full; any row the browser had before is gone."""
+    token, row = sessions.begin_sign_in(user, origin, replacing=_session_row(), method=method)
     g.session_row = row
     g.new_cookie = token
     _new_csrf_token()
     return row
 
 
-def complete_second_step(row: UserSession, origin: Origin) -> UserSession:
+def complete_second_step(row: UserSession, origin: Origin, method: str) -> UserSession:
     """Raises sessions.AlreadyEnded when a racing request completed or ended it first."""
-    token, fresh = sessions.promote(row, origin)
+    token, fresh = sessions.complete_second_step(row, origin, method=method)
     g.session_row = fresh
     g.new_cookie = token
     _new_csrf_token()
     return fresh
 
 
-def finish() -> None:
-    """Sign-out: the row goes, so the old cookie is worthless even if it was copied."""
+def finish(origin: Origin) -> None:
+    """Sign-out, or giving up a pending sign-in: the row goes, so the old cookie is
+    worthless even if it was copied."""
     row = _session_row()
     if row is not None:
-        sessions.end(row)
+        sessions.sign_out(row, origin)
     g.session_row = None
     g.clear_cookie = True
     _new_csrf_token()
@@ -166,7 +164,3 @@ def _write_cookie(response):
     elif g.get("clear_cookie"):
         response.delete_cookie(COOKIE_NAME, path="/", httponly=True, samesite="Lax")
     return response
-
-
-def signed_in_user() -> User | None:
-    return current_user if current_user.is_authenticated else None

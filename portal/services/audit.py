@@ -1,20 +1,14 @@
-"""The one door every security event goes through.
-
-``record`` writes the audit row; ``security_event`` lets other parts (notifications)
-react to the same event without the callers knowing about them.
-"""
+"""The one door every security event goes through: ``record`` writes the audit row in
+the caller's transaction, so a change and its record land together or not at all."""
 
 from __future__ import annotations
 
-from blinker import signal
 from sqlalchemy import select
 
 from portal import clock
 from portal.database import db
 from portal.models import AuditEvent, User
-from portal.web import Origin
-
-security_event = signal("portal.security-event")
+from portal.origin import Origin
 
 # Kinds, so that call sites and filters agree on the words.
 SIGN_IN = "sign_in"
@@ -87,7 +81,6 @@ def record(
         detail=detail[:500],
     )
     db.session.add(event)
-    security_event.send(kind, event=event, actor=actor, subject=subject or actor)
     return event
 
 

@@ -10,9 +10,9 @@ from portal import clock
 from portal.crypto import hash_token, new_token
 from portal.database import db
 from portal.models import Invitation, User
+from portal.origin import Origin
 from portal.services import audit, sessions
 from portal.services.accounts import AccountError, set_password
-from portal.web import Origin
 
 LIFETIME = timedelta(days=7)
 PURPOSE_INVITE = "invite"

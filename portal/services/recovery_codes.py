@@ -17,7 +17,7 @@ from portal import clock
 from portal.crypto import Keyring
 from portal.database import db
 from portal.models import RecoveryCode, User
-from portal.web import Origin
+from portal.origin import Origin
 
 ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"
 CODE_LENGTH = 10

@@ -19,8 +19,8 @@ from portal import clock
 from portal.crypto import DecryptionError, Keyring
 from portal.database import db
 from portal.models import User, UserSession
+from portal.origin import Origin
 from portal.services import accounts, audit, policy, recovery_codes, sessions, totp
-from portal.web import Origin
 
 DELAY_FROM_FAILURE = 3
 LOCK_AFTER_FAILURES = 10
@@ -35,7 +35,6 @@ class Outcome:
     ok: bool
     message: str = ""
     field: str = "code"  # which form field the message belongs to
-    retry_after: int = 0  # seconds until the next code may be tried
     throttled: bool = False  # refused unchecked, because the account must wait
     codes: list[str] = dataclass_field(default_factory=list)
 
@@ -93,9 +92,7 @@ def _throttled(user: User) -> Outcome | None:
     wait = seconds_to_wait(user)
     if wait:
         locked = user.second_step_failures >= LOCK_AFTER_FAILURES
-        return Outcome(
-            ok=False, message=_wait_message(wait, locked=locked), retry_after=wait, throttled=True
-        )
+        return Outcome(ok=False, message=_wait_message(wait, locked=locked), throttled=True)
     return None
 
 
@@ -122,7 +119,7 @@ def _record_failure(user: User, origin: Origin, message: str, detail: str) -> Ou
     if delay:
         locked = failures >= LOCK_AFTER_FAILURES
         message = f"{message} {_wait_message(int(delay.total_seconds()), locked=locked)}"
-    return Outcome(ok=False, message=message, retry_after=int(delay.total_seconds()))
+    return Outcome(ok=False, message=message)
 
 
 def _reset_failures(user: User) -> None:
@@ -217,18 +214,6 @@ def _check_code_or_recovery(user: User, code: str, origin: Origin) -> Outcome:
     return _check_current_code(user, code, origin)
 
 
-def _check_password(
-    user: User, password: str, origin: Origin, keep: UserSession | None
-) -> Outcome | None:
-    if accounts.verify_password(user, password):
-        if keep is not None:
-            sessions.confirm_password(keep)
-        return None
-    audit.record(audit.PASSWORD_CONFIRM_FAILED, origin=origin, actor=user)
-    db.session.commit()
-    return Outcome(ok=False, message="The password is not right.", field="password")
-
-
 def _confirm_identity(
     user: User,
     password: str,
@@ -240,9 +225,8 @@ def _confirm_identity(
 ) -> Outcome | None:
     """The password and a code, for a change that guards two-step itself; None when both
     are right, else the refusal. A wrong code counts like one at sign-in."""
-    refused = _check_password(user, password, origin, keep)
-    if refused:
-        return refused
+    if not accounts.confirm_password(user, password, keep, origin):
+        return Outcome(ok=False, message="The password is not right.", field="password")
     check = _check_code_or_recovery if recovery_allowed else _check_current_code
     outcome = check(user, code, origin)
     return None if outcome.ok else outcome
