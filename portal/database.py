@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any, cast
 
 from flask import Flask, current_app, g
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import CursorResult, DateTime, Engine, Executable, MetaData, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
@@ -91,6 +92,12 @@ class Database:
         if session is None:
             session = g._db_session = current_app.extensions["database"]()
         return session
+
+    def changed_rows(self, statement: Executable) -> int:
+        """Runs an UPDATE or DELETE and says how many rows it changed: the single-use
+        rules (codes, links, sessions) depend on that number being 1."""
+        result = cast(CursorResult[Any], self.session.execute(statement))
+        return result.rowcount
 
     @staticmethod
     def _close_session(_exc: BaseException | None) -> None:

@@ -13,8 +13,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import flash, redirect, render_template, request
-from htmx_flask import make_response
+from flask import flash, redirect, render_template
+from htmx_flask import make_response, request
 from werkzeug.exceptions import BadRequest, NotFound, UnsupportedMediaType
 from werkzeug.wrappers import Response
 

@@ -79,7 +79,7 @@ def authenticate(email: str, password: str, origin: Origin) -> User | None:
     db.session.commit()
     matches = policy.verify(user.password_hash if user else None, password)
     if matches and user is not None and user.active:
-        if policy.needs_rehash(user.password_hash):
+        if user.password_hash and policy.needs_rehash(user.password_hash):
             user.password_hash = policy.hash(password)
             db.session.commit()
         return user

@@ -71,11 +71,13 @@ def record(
     detail: str = "",
 ) -> AuditEvent:
     """Adds the event to the current transaction; the caller's commit makes it durable."""
+    # An event someone does to themselves has them as its subject too.
+    affected = subject or actor
     event = AuditEvent(
         kind=kind,
         occurred_at=clock.now(),
         actor_id=actor.id if actor else None,
-        subject_id=(subject or actor).id if (subject or actor) else None,
+        subject_id=affected.id if affected else None,
         ip=origin.ip if origin else "",
         user_agent=origin.user_agent if origin else "",
         detail=detail[:500],

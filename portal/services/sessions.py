@@ -124,12 +124,12 @@ def promote(row: UserSession, origin: Origin) -> tuple[str, UserSession]:
 
 def end(row: UserSession) -> bool:
     """Deletes the row by a conditional DELETE; False if it was gone already."""
-    deleted = db.session.execute(
+    deleted = db.changed_rows(
         delete(UserSession)
         # The token hash too: SQLite may give a deleted row's id to the next new row.
         .where(UserSession.id == row.id, UserSession.token_hash == row.token_hash)
         .execution_options(synchronize_session=False)
-    ).rowcount
+    )
     db.session.expunge(row)
     return deleted == 1
 
@@ -138,7 +138,7 @@ def end_all_except(user: User, keep: UserSession | None) -> int:
     statement = delete(UserSession).where(UserSession.user_id == user.id)
     if keep is not None:
         statement = statement.where(UserSession.id != keep.id)
-    return db.session.execute(statement).rowcount
+    return db.changed_rows(statement)
 
 
 def active_for(user: User) -> list[UserSession]:
@@ -163,9 +163,9 @@ def password_is_fresh(row: UserSession | None) -> bool:
 
 def end_other(user: User, session_id: int, origin: Origin) -> bool:
     """Signs out one of the user's other sessions; another user's id changes nothing."""
-    ended = db.session.execute(
+    ended = db.changed_rows(
         delete(UserSession).where(UserSession.id == session_id, UserSession.user_id == user.id)
-    ).rowcount
+    )
     if ended != 1:
         db.session.rollback()
         return False

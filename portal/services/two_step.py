@@ -44,6 +44,8 @@ def _keyring() -> Keyring:
 
 
 def _secret(user: User) -> str:
+    if user.totp_secret is None:
+        raise DecryptionError("two-step authentication is off for this account")
     return _keyring().decrypt_secret(user.totp_secret, user_id=user.id)
 
 
@@ -133,7 +135,7 @@ def _reset_failures(user: User) -> None:
 def _claim_step(user: User, step: int) -> bool:
     """Accepts a time step once: a step at or before the last used one is refused, by one
     conditional UPDATE, so two app servers cannot both accept the same code."""
-    claimed = db.session.execute(
+    claimed = db.changed_rows(
         update(User)
         .where(
             User.id == user.id,
@@ -141,7 +143,7 @@ def _claim_step(user: User, step: int) -> bool:
         )
         .values(totp_last_step=step, second_step_failures=0, second_step_locked_until=None)
         .execution_options(synchronize_session=False)
-    ).rowcount
+    )
     if claimed == 1:
         user.totp_last_step = step
         _reset_failures(user)
@@ -300,7 +302,7 @@ def confirm_enrolment(user: User, code: str, origin: Origin, keep: UserSession |
     pending_blob = user.pending_totp_secret
     # Only the request that clears this exact pending secret goes on: a double submit,
     # or two tabs, cannot enrol twice or make two sets of recovery codes.
-    swapped = db.session.execute(
+    swapped = db.changed_rows(
         update(User)
         .where(User.id == user.id, User.pending_totp_secret == pending_blob)
         .values(
@@ -312,7 +314,7 @@ def confirm_enrolment(user: User, code: str, origin: Origin, keep: UserSession |
             second_step_locked_until=None,
         )
         .execution_options(synchronize_session=False)
-    ).rowcount
+    )
     if swapped != 1:
         db.session.rollback()
         return Outcome(
