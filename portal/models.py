@@ -16,6 +16,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.sql import expression
 
 from portal import clock
 from portal.database import Base, UTCDateTime
@@ -26,16 +27,44 @@ ROLE_EMPLOYEE = "employee"
 STAGE_PASSWORD = "password"  # password passed, second step pending
 STAGE_FULL = "full"  # fully signed in
 
+# What happens to an employee who has not set two-step up by their deadline.
+AFTER_DEADLINE_REFUSE = "refuse"  # sign-in refused: the administrator must help
+AFTER_DEADLINE_SETUP = "setup"  # set-up required right after the password step
+DEFAULT_GRACE_DAYS = 5
+MAX_GRACE_DAYS = 90
+
 
 class Company(Base):
     """The single company this portal serves; its row exists once setup is done."""
 
     __tablename__ = "company"
-    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+    __table_args__ = (
+        CheckConstraint("id = 1", name="single_row"),
+        CheckConstraint(
+            f"two_step_grace_days BETWEEN 0 AND {MAX_GRACE_DAYS}", name="grace_days_range"
+        ),
+        CheckConstraint(
+            f"two_step_after_deadline IN ('{AFTER_DEADLINE_REFUSE}', '{AFTER_DEADLINE_SETUP}')",
+            name="after_deadline_known",
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(120))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+
+    # The two-step policy (portal.services.policy reads and changes it).
+    two_step_mandatory: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=expression.false()
+    )
+    # When it was last made mandatory; None while it is not.
+    two_step_mandatory_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    two_step_grace_days: Mapped[int] = mapped_column(
+        Integer, default=DEFAULT_GRACE_DAYS, server_default=str(DEFAULT_GRACE_DAYS)
+    )
+    two_step_after_deadline: Mapped[str] = mapped_column(
+        String(16), default=AFTER_DEADLINE_REFUSE, server_default=AFTER_DEADLINE_REFUSE
+    )
 
 
 class User(Base):
@@ -65,6 +94,14 @@ class User(Base):
     # Wrong second-step codes in a row; belongs to the account, not to a sign-in.
     second_step_failures: Mapped[int] = mapped_column(Integer, default=0)
     second_step_locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The company's two-step policy for this one person (see portal.services.policy):
+    # the last reset by an administrator, which starts a fresh deadline; a deadline an
+    # administrator chose instead of the computed one; and a pause of the second step,
+    # from `since` until `until`, or until resumed when `until` is None.
+    two_step_reset_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    two_step_extended_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    two_step_paused_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    two_step_paused_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     sessions: Mapped[list[UserSession]] = relationship(
         back_populates="user", cascade="all, delete-orphan", passive_deletes=True

@@ -1,12 +1,19 @@
 """Forms of the administration pages."""
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, SelectField, StringField
+from wtforms import BooleanField, EmailField, RadioField, SelectField, StringField
 from wtforms.fields import SelectChoice
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired, Length, ValidationError
+from wtforms.widgets import NumberInput
 
 from portal.forms import EMAIL_PATTERN, printable
-from portal.models import ROLE_ADMIN, ROLE_EMPLOYEE
+from portal.models import (
+    AFTER_DEADLINE_REFUSE,
+    AFTER_DEADLINE_SETUP,
+    MAX_GRACE_DAYS,
+    ROLE_ADMIN,
+    ROLE_EMPLOYEE,
+)
 
 
 class AddEmployeeForm(FlaskForm):
@@ -49,3 +56,44 @@ class ResetTwoStepForm(FlaskForm):
         filters=[lambda value: value.strip() if isinstance(value, str) else value],
         render_kw={"autocomplete": "off"},
     )
+
+
+GRACE_DAYS_MESSAGE = (
+    f"Enter the grace period as a whole number of days, from 0 to {MAX_GRACE_DAYS}."
+)
+
+
+def _whole_days(form, field) -> None:
+    text = field.data or ""
+    if not (text.isascii() and text.isdigit() and len(text) <= 3 and int(text) <= MAX_GRACE_DAYS):
+        raise ValidationError(GRACE_DAYS_MESSAGE)
+
+
+class SecuritySettingsForm(FlaskForm):
+    """The company's two-step policy; also what the live preview posts."""
+
+    mandatory = BooleanField("Mandatory for all employees")
+    grace_days = StringField(
+        "Grace period",
+        validators=[
+            DataRequired(GRACE_DAYS_MESSAGE),
+            _whole_days,
+        ],
+        filters=[lambda value: value.strip() if isinstance(value, str) else value],
+        widget=NumberInput(min=0, max=MAX_GRACE_DAYS, step=1),
+        render_kw={"inputmode": "numeric", "autocomplete": "off"},
+    )
+    after_deadline = RadioField(
+        "After the deadline",
+        choices=[
+            SelectChoice(AFTER_DEADLINE_REFUSE, "Refuse sign-in"),
+            SelectChoice(AFTER_DEADLINE_SETUP, "Require set-up right after the password"),
+        ],
+        default=AFTER_DEADLINE_REFUSE,
+        invalid_choice_message="Choose what happens after the deadline.",
+    )
+
+    @property
+    def grace_days_value(self) -> int:
+        """The grace period in days; only after the form validated."""
+        return int(self.grace_days.data)

@@ -40,7 +40,9 @@ def _page_number() -> int:
 @admin_required
 def employees():
     try:
-        listing = employee_service.listing(request.args.get("q", ""), _page_number())
+        listing = employee_service.listing(
+            request.args.get("q", ""), _page_number(), request.args.get("state")
+        )
     except employee_service.NoSuchPage:
         abort(404)
     return render_page_or_fragment(

@@ -5,8 +5,9 @@ or email) is applied here, where passwords are set."""
 from __future__ import annotations
 
 from flask import current_app
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.elements import ColumnElement
 
 from portal import clock
 from portal.database import db
@@ -164,7 +165,8 @@ def update_profile(user: User, *, name: str, email: str, origin: Origin) -> None
         raise AccountError("Another account already uses this email.") from None
 
 
-def search(query: str, *, page: int, per_page: int) -> tuple[list[User], int]:
+def matching(query: str) -> Select[tuple[User]]:
+    """Accounts whose name or email contains ``query`` (any case); everyone when empty."""
     statement = select(User)
     if query:
         escaped = query.strip().lower().replace("\\", "\\\\")
@@ -176,6 +178,17 @@ def search(query: str, *, page: int, per_page: int) -> tuple[list[User], int]:
                 User.email.like(pattern, escape="\\"),
             )
         )
+    return statement
+
+
+def search(
+    query: str, *, page: int, per_page: int, where: ColumnElement[bool] | None = None
+) -> tuple[list[User], int]:
+    """One page of the accounts matching ``query`` (and ``where``), by name; and how many
+    there are in all."""
+    statement = matching(query)
+    if where is not None:
+        statement = statement.where(where)
     total = db.session.scalar(select(func.count()).select_from(statement.subquery())) or 0
     users = db.session.scalars(
         statement.order_by(func.lower(User.name), User.id)
@@ -183,3 +196,14 @@ def search(query: str, *, page: int, per_page: int) -> tuple[list[User], int]:
         .offset((page - 1) * per_page)
     )
     return list(users), total
+
+
+def count_by(query: str, expression: ColumnElement[str]) -> dict[str, int]:
+    """How many accounts match ``query``, for each value ``expression`` takes on them."""
+    # Grouped through a subquery: PostgreSQL would not see a select and a GROUP BY that
+    # each bind their own copy of the expression's parameters as the same expression.
+    values = matching(query).with_only_columns(expression.label("value")).subquery()
+    rows = db.session.execute(
+        select(values.c.value, func.count().label("count")).group_by(values.c.value)
+    )
+    return {row.value: row.count for row in rows}

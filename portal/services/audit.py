@@ -34,6 +34,11 @@ RECOVERY_CODE_USED = "recovery_code_used"
 RECOVERY_CODES_REGENERATED = "recovery_codes_regenerated"
 TWO_STEP_RESET = "two_step_reset"
 PASSWORD_CONFIRM_FAILED = "password_confirm_failed"
+TWO_STEP_POLICY_CHANGED = "two_step_policy_changed"
+TWO_STEP_PAUSED = "two_step_paused"
+TWO_STEP_RESUMED = "two_step_resumed"
+TWO_STEP_DEADLINE_EXTENDED = "two_step_deadline_extended"
+SIGN_IN_REFUSED_OVERDUE = "sign_in_refused_overdue"
 
 DESCRIPTIONS = {
     SIGN_IN: "Signed in",
@@ -59,6 +64,11 @@ DESCRIPTIONS = {
     RECOVERY_CODES_REGENERATED: "New recovery codes made",
     TWO_STEP_RESET: "Two-step authentication reset by an administrator",
     PASSWORD_CONFIRM_FAILED: "Wrong password when confirming a security change",
+    TWO_STEP_POLICY_CHANGED: "Two-step authentication policy changed",
+    TWO_STEP_PAUSED: "Two-step authentication paused by an administrator",
+    TWO_STEP_RESUMED: "Two-step authentication resumed by an administrator",
+    TWO_STEP_DEADLINE_EXTENDED: "Deadline for two-step authentication extended",
+    SIGN_IN_REFUSED_OVERDUE: "Sign-in refused: two-step authentication not set up by the deadline",
 }
 
 

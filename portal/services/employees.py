@@ -6,7 +6,7 @@ so an action without its audit row (or the reverse) cannot happen.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import or_, select
 
@@ -14,8 +14,9 @@ from portal import clock
 from portal.database import db
 from portal.models import ROLE_ADMIN, ROLE_EMPLOYEE, AuditEvent, Invitation, User
 from portal.origin import Origin
-from portal.services import accounts, audit, invitations, sessions, two_step
+from portal.services import accounts, audit, invitations, policy, sessions, two_step
 from portal.services.accounts import AccountError
+from portal.services.policy import Standing, TwoStepStanding
 
 PER_PAGE = 25
 # Far beyond any real company; keeps the SQL offset a small number whatever the URL says.
@@ -28,6 +29,24 @@ class NoSuchPage(LookupError):
     """The page number is past the last page of the list."""
 
 
+# The two-step filters of the list, in the order they are offered.
+STATE_LABELS = {
+    Standing.ON: "On",
+    Standing.NOT_YET: "Not yet",
+    Standing.OVERDUE: "Overdue",
+    Standing.NOT_REQUIRED: "Not set up",
+    Standing.PAUSED: "Paused",
+    Standing.DEACTIVATED: "Deactivated",
+}
+
+
+@dataclass(frozen=True)
+class StateFilter:
+    state: Standing | None  # None: everyone
+    label: str
+    count: int
+
+
 @dataclass(frozen=True)
 class EmployeeList:
     users: list[User]
@@ -35,6 +54,12 @@ class EmployeeList:
     page: int
     pages: int
     query: str
+    # The two-step filter in force (None: everyone), and how many match each filter.
+    state: Standing | None = None
+    counts: dict[str, int] = field(default_factory=dict)
+    # Each listed user's two-step standing, by user id.
+    standings: dict[int, TwoStepStanding] = field(default_factory=dict)
+    mandatory: bool = False
 
     @property
     def first_shown(self) -> int:
@@ -44,6 +69,20 @@ class EmployeeList:
     def last_shown(self) -> int:
         return (self.page - 1) * PER_PAGE + len(self.users)
 
+    @property
+    def filters(self) -> list[StateFilter]:
+        """Everyone, then each state there can be under the policy, with its count."""
+        if self.mandatory:
+            impossible = {Standing.NOT_REQUIRED}
+        else:
+            impossible = {Standing.NOT_YET, Standing.OVERDUE}
+        shown = [
+            StateFilter(state, label, self.counts.get(state, 0))
+            for state, label in STATE_LABELS.items()
+            if state not in impossible
+        ]
+        return [StateFilter(None, "All", sum(self.counts.values())), *shown]
+
 
 def clean_query(raw: str | None) -> str:
     """A search text safe for every database: no control characters (PostgreSQL refuses NUL)."""
@@ -51,16 +90,43 @@ def clean_query(raw: str | None) -> str:
     return text.strip()[:MAX_QUERY_LENGTH]
 
 
-def listing(query: str, page: int) -> EmployeeList:
-    """One page of employees whose name or email contains ``query``, by name."""
+def clean_state(raw: str | None) -> Standing | None:
+    """A two-step filter from the URL; anything unknown means everyone."""
+    try:
+        return Standing(raw) if raw else None
+    except ValueError:
+        return None
+
+
+def listing(query: str, page: int, state: str | None = None) -> EmployeeList:
+    """One page of employees whose name or email contains ``query``, by name; only those in
+    the two-step ``state`` when it is given (a Standing value)."""
     query = clean_query(query)
+    wanted = clean_state(state)
     if page < 1 or page > MAX_PAGE:
         raise NoSuchPage(page)
-    users, total = accounts.search(query, page=page, per_page=PER_PAGE)
+    rules = policy.current()
+    standing = policy.standing_expression(rules, clock.now())
+    users, total = accounts.search(
+        query,
+        page=page,
+        per_page=PER_PAGE,
+        where=(standing == wanted.value) if wanted else None,
+    )
     pages = max(1, -(-total // PER_PAGE))
     if page > pages:
         raise NoSuchPage(page)
-    return EmployeeList(users=users, total=total, page=page, pages=pages, query=query)
+    return EmployeeList(
+        users=users,
+        total=total,
+        page=page,
+        pages=pages,
+        query=query,
+        state=wanted,
+        counts=accounts.count_by(query, standing),
+        standings={user.id: policy.standing_for(user, rules) for user in users},
+        mandatory=rules.mandatory,
+    )
 
 
 def get(user_id: int) -> User | None:

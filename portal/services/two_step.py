@@ -364,12 +364,15 @@ def _remove_two_step(user: User) -> None:
     user.pending_totp_created_at = None
     _reset_failures(user)
     recovery_codes.remove_all(user)
+    policy.clear_pause(user)
 
 
 def reset(user: User, *, reason: str, origin: Origin | None, by: User | None) -> None:
     """An administrator's way back in for someone who lost phone and codes: two-step is
-    removed, every session ends, and the employee enrols afresh."""
+    removed, every session ends, and the employee enrols afresh (with a fresh deadline
+    where the company makes it mandatory)."""
     _remove_two_step(user)
+    policy.restart_deadline(user)
     sessions.end_all_except(user, None)
     audit.record(audit.TWO_STEP_RESET, origin=origin, actor=by, subject=user, detail=reason)
     db.session.commit()

@@ -2,17 +2,29 @@
 
 import pytest
 
+from portal.database import db
+from portal.models import Company
 from tests.admin.flows import audit_rows, session_count, user_by_email, user_by_id
 from tests.support import HTMX_HEADERS, post, sign_in
 
-GET_ROUTES = ["/admin/", "/admin/?q=emma&page=1", "/admin/employees/new", "/admin/employees/{id}"]
+GET_ROUTES = [
+    "/admin/",
+    "/admin/?q=emma&page=1",
+    "/admin/?state=overdue",
+    "/admin/employees/new",
+    "/admin/employees/{id}",
+    "/admin/security",
+]
 POST_ROUTES = [
     "/admin/employees/new",
     "/admin/employees/{id}/deactivate",
     "/admin/employees/{id}/reactivate",
     "/admin/employees/{id}/reset-password",
+    "/admin/security",
+    "/admin/security/preview",
 ]
 NEW_EMPLOYEE = {"name": "Mallory", "email": "mallory@example.com", "role": "admin"}
+POLICY = {"mandatory": "y", "grace_days": "0", "after_deadline": "setup"}
 
 
 @pytest.fixture
@@ -38,9 +50,10 @@ def test_an_employee_gets_403_on_every_action_and_nothing_changes(
     sign_in(other, "colin@example.com")
     before = len(audit_rows(app))
 
-    response = post(client, path.format(id=colleague), NEW_EMPLOYEE, htmx=htmx)
+    response = post(client, path.format(id=colleague), {**NEW_EMPLOYEE, **POLICY}, htmx=htmx)
 
     assert response.status_code == 403
+    assert company_policy(app) == (False, 5, "refuse")
     target = user_by_id(app, colleague)
     assert target.active and target.password_hash
     assert session_count(app, colleague) == 1
@@ -57,10 +70,21 @@ def test_signed_out_visitors_are_sent_to_sign_in(client, colleague, path):
 
 @pytest.mark.parametrize("path", POST_ROUTES)
 def test_signed_out_posts_change_nothing(app, client, colleague, path):
-    response = post(client, path.format(id=colleague), NEW_EMPLOYEE)
+    response = post(client, path.format(id=colleague), {**NEW_EMPLOYEE, **POLICY})
     assert response.status_code == 302
     assert user_by_id(app, colleague).active
     assert audit_rows(app) == []
+    assert company_policy(app) == (False, 5, "refuse")
+
+
+def company_policy(app) -> tuple[bool, int, str]:
+    with app.app_context():
+        company = db.session.get(Company, 1)
+        return (
+            company.two_step_mandatory,
+            company.two_step_grace_days,
+            company.two_step_after_deadline,
+        )
 
 
 def test_the_header_links_administration_for_admins_only(
