@@ -17,7 +17,7 @@ from htmx_flask import request as htmx_request
 from portal.extensions import login_manager
 from portal.models import STAGE_FULL, STAGE_PASSWORD, User, UserSession
 from portal.origin import Origin
-from portal.services import sessions
+from portal.services import policy, sessions
 from portal.web import request_origin, safe_next, wants_fragment
 
 COOKIE_NAME = "portal_session"
@@ -25,6 +25,24 @@ COOKIE_NAME = "portal_session"
 # What a pending sign-in may reach: the second step itself, and a way to give up.
 PENDING_ENDPOINTS = frozenset(
     {"auth.second_step", "auth.recovery_step", "auth.cancel_sign_in", "static"}
+)
+# What an employee past the two-step deadline may reach where the company requires
+# set-up after the password: the enrolment on the Security page, and signing out.
+SET_UP_ENDPOINTS = frozenset(
+    {
+        "profile.security",
+        "profile.enable_two_step",
+        "profile.confirm_two_step",
+        "profile.cancel_enrolment",
+        "profile.codes_saved",
+        "profile.download_recovery_codes",
+        "auth.logout",
+        "static",
+    }
+)
+OVERDUE_SIGNED_OUT = (
+    "You were signed out: your company requires two-step authentication, and the "
+    "deadline to set it up has passed. Contact your administrator."
 )
 
 
@@ -36,6 +54,7 @@ def init_app(app: Flask) -> None:
     login_manager.request_loader(_user_from_cookie)
     login_manager.unauthorized_handler(_sign_in_first)
     app.before_request(_gate_pending_sign_in)
+    app.before_request(_gate_two_step_policy)
     app.after_request(_write_cookie)
 
 
@@ -106,6 +125,31 @@ def _gate_pending_sign_in():
     if g.get("pending_expired"):
         flash("Your sign-in took too long. Please start again.", "warning")
     return None
+
+
+def _gate_two_step_policy():
+    """Past the deadline without two-step: an open session ends ("refuse sign-in"), or
+    reaches nothing but the set-up ("require set-up"). Checked at every request, so a
+    change of the policy applies at once."""
+    if request.endpoint is None or request.endpoint == "static":
+        return None
+    row = current_session()
+    if row is None:
+        return None
+    rules = policy.current()
+    if policy.refuses_sign_in(row.user, rules):
+        finish(request_origin())
+        flash(OVERDUE_SIGNED_OUT, "warning")
+        return redirect_to(url_for("auth.login"))
+    if request.endpoint not in SET_UP_ENDPOINTS and policy.confines_to_set_up(row.user, rules):
+        return redirect_to(url_for("profile.security"))
+    return None
+
+
+def confined_to_set_up() -> bool:
+    """This request's user may reach only the two-step set-up (see SET_UP_ENDPOINTS)."""
+    row = current_session()
+    return row is not None and policy.confines_to_set_up(row.user)
 
 
 def redirect_to(location: str):

@@ -13,6 +13,7 @@ from portal.services import (
     accounts,
     first_run,
     invitations,
+    policy,
     recovery_codes,
     sessions,
     two_step,
@@ -22,6 +23,10 @@ from portal.web import request_origin, safe_next
 auth = Blueprint("auth", __name__)
 
 SIGN_IN_FAILED = "That email and password do not match an active account."
+SIGN_IN_REFUSED_OVERDUE = (
+    "Your company requires two-step authentication, and the deadline to set it up has "
+    "passed. Contact your administrator to get access again."
+)
 
 
 def _account_key() -> str:
@@ -69,6 +74,11 @@ def login():
     if user is None:
         form.password.errors.append(SIGN_IN_FAILED)
         return render_template("auth/login.html", form=form), 422
+
+    if policy.refuses_sign_in(user):
+        policy.refuse_sign_in(user, origin)
+        form.password.errors.append(SIGN_IN_REFUSED_OVERDUE)
+        return render_template("auth/login.html", form=form), 403
 
     destination = safe_next(form.next.data)
     row = current.begin(user, origin)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from flask import render_template, url_for
+from flask import redirect, render_template, request, url_for
+from flask import session as browser_session
 from flask_login import current_user, login_required
 
 from portal.auth import current
 from portal.profile.blueprint import password_checks, profile
 from portal.profile.forms import ChangePasswordForm, ProfileForm
 from portal.services import accounts
-from portal.web import done, render_page_or_fragment, request_origin
+from portal.templating import BANNER_DISMISSED
+from portal.web import done, render_page_or_fragment, request_origin, safe_next, wants_fragment
 
 
 @profile.get("/")
@@ -84,3 +86,13 @@ def _saved(fragment: str, message: str):
         profile_form=ProfileForm(obj=current_user, formdata=None),
         password_form=ChangePasswordForm(formdata=None),
     )
+
+
+@profile.post("/deadline-banner/dismiss")
+@login_required
+def dismiss_deadline_banner():
+    """Hides the two-step deadline banner in this browser until its last days."""
+    browser_session[BANNER_DISMISSED] = True
+    if wants_fragment():
+        return ""
+    return redirect(safe_next(request.form.get("next")) or url_for("profile.security"), code=303)

@@ -33,7 +33,10 @@ CHANGED = "security-changed"
 
 
 def _panels_context() -> dict[str, Any]:
-    """The page's other panels: sessions and recent activity."""
+    """The page's other panels: sessions and recent activity; none while the employee
+    may reach only the set-up."""
+    if current.confined_to_set_up():
+        return {"confined": True}
     row = current.current_session()
     return {
         "sessions": sessions.active_for(current_user),

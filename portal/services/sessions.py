@@ -11,7 +11,7 @@ from portal.crypto import hash_token, new_token
 from portal.database import db
 from portal.models import STAGE_FULL, STAGE_PASSWORD, User, UserSession
 from portal.origin import Origin
-from portal.services import audit
+from portal.services import audit, policy
 
 PENDING_LIFETIME = timedelta(minutes=5)
 FRESH_PASSWORD_WINDOW = timedelta(minutes=5)
@@ -44,14 +44,17 @@ def begin_sign_in(
     user: User, origin: Origin, *, replacing: UserSession | None, method: str = "password"
 ) -> tuple[str, UserSession]:
     """The password step passed: the browser's old row (if any) goes and a new one comes,
-    pending the second step when the account has two-step on, else fully signed in."""
+    pending the second step when the account has two-step on (and no administrator
+    paused it), else fully signed in."""
     if replacing is not None:
         end(replacing)
-    if user.two_step_enabled:
+    if user.two_step_enabled and not policy.second_step_paused(user):
         token, row = start(user, STAGE_PASSWORD, origin)
         audit.record(audit.SIGN_IN_PASSWORD_PASSED, origin=origin, actor=user)
     else:
         token, row = start(user, STAGE_FULL, origin)
+        if user.two_step_enabled:
+            method += "; second step paused by an administrator"
         audit.record(audit.SIGN_IN, origin=origin, actor=user, detail=method)
     db.session.commit()
     return token, row
