@@ -8,9 +8,15 @@ from functools import wraps
 from flask import Blueprint, abort, request, url_for
 from flask_login import current_user, login_required
 
-from portal.admin.forms import AddEmployeeForm, ResetTwoStepForm
+from portal.admin.forms import (
+    AddEmployeeForm,
+    ExtendDeadlineForm,
+    PauseTwoStepForm,
+    ResetTwoStepForm,
+)
 from portal.models import User
 from portal.services import employees as employee_service
+from portal.services import policy
 from portal.services.accounts import AccountError
 from portal.web import done, render_page_or_fragment, request_origin
 
@@ -136,20 +142,58 @@ def reset_two_step(user_id: int):
     )
 
 
-def _employee_action(
-    user: User,
-    action: Callable[[User], object],
-    success: str,
-    *,
-    reset_form: ResetTwoStepForm | None = None,
-):
-    """A change on the employee page: the access panel with its notice or its error."""
+@admin.post(EMPLOYEE + "/pause-two-step")
+@admin_required
+def pause_two_step(user_id: int):
+    user = _employee_or_404(user_id)
+    form = PauseTwoStepForm()
+    if not form.validate_on_submit():
+        return _employee_page(user, status=422, pause_form=form)
+    days = form.days_value
+    return _employee_action(
+        user,
+        lambda user: policy.pause(user, days=days, by=current_user, origin=request_origin()),
+        "{name} signs in without the code "
+        + (f"for {days} days; it is asked again after that." if days else "until you resume it."),
+        pause_form=form,
+    )
+
+
+@admin.post(EMPLOYEE + "/resume-two-step")
+@admin_required
+def resume_two_step(user_id: int):
+    return _employee_action(
+        _employee_or_404(user_id),
+        lambda user: policy.resume(user, by=current_user, origin=request_origin()),
+        "{name} is asked for the code again from their next sign-in.",
+    )
+
+
+@admin.post(EMPLOYEE + "/extend-deadline")
+@admin_required
+def extend_deadline(user_id: int):
+    user = _employee_or_404(user_id)
+    form = ExtendDeadlineForm()
+    if not form.validate_on_submit():
+        return _employee_page(user, status=422, extend_form=form)
+    until = form.until.data
+    return _employee_action(
+        user,
+        lambda user: policy.extend(user, until=until, by=current_user, origin=request_origin()),
+        "{name} has until the end of " + f"{until:%-d %B %Y} to set up two-step authentication.",
+        extend_form=form,
+    )
+
+
+def _employee_action(user: User, action: Callable[[User], object], success: str, **forms):
+    """A change on the employee page: the access panel with its notice, or with its error
+    and the form that was sent."""
     try:
         action(user)
     except employee_service.ReasonNeeded:
-        return _employee_page(user, status=422, reset_form=reset_form)
-    except AccountError as error:
-        return _employee_page(user, status=422, error=str(error))
+        return _employee_page(user, status=422, **forms)
+    except (AccountError, policy.PolicyError) as error:
+        return _employee_page(user, status=422, error=str(error), **forms)
     return done(
         success.format(name=user.name),
         fragment="admin/_employee_access_swap.html",
@@ -158,24 +202,28 @@ def _employee_action(
     )
 
 
-def _employee_context(user: User, reset_form: ResetTwoStepForm | None = None) -> dict:
+def _employee_context(user: User, **forms) -> dict:
+    rules = policy.current()
     return {
         "employee": user,
         "open_link": employee_service.open_link(user),
         "has_set_password": employee_service.has_set_password(user),
         "events": employee_service.recent_events(user),
-        "reset_form": reset_form or ResetTwoStepForm(formdata=None),
+        "standing": policy.standing_for(user, rules),
+        "mandatory": rules.mandatory,
+        "reset_form": forms.get("reset_form") or ResetTwoStepForm(formdata=None),
+        "pause_form": forms.get("pause_form") or PauseTwoStepForm(formdata=None),
+        "extend_form": forms.get("extend_form") or ExtendDeadlineForm(formdata=None),
     }
 
 
-def _employee_page(
-    user: User, *, status: int = 200, reset_form: ResetTwoStepForm | None = None, **panel
-):
+def _employee_page(user: User, *, status: int = 200, **panel):
+    forms = {key: panel.pop(key) for key in list(panel) if key.endswith("_form")}
     return render_page_or_fragment(
         "admin/employee.html",
         "admin/_employee_access_swap.html",
         status=status,
-        **_employee_context(user, reset_form),
+        **_employee_context(user, **forms),
         **panel,
     )
 
