@@ -59,11 +59,11 @@ def accept(token: str, new_password: str, origin: Origin) -> User:
     invitation = find_valid(token)
     if invitation is None:
         raise AccountError("This link is no longer valid. Ask your administrator for a new one.")
-    claimed = db.session.execute(
+    claimed = db.rows_changed_by(
         update(Invitation)
         .where(Invitation.id == invitation.id, Invitation.used_at.is_(None))
         .values(used_at=clock.now())
-    ).rowcount
+    )
     if claimed != 1:
         db.session.rollback()
         raise AccountError("This link is no longer valid. Ask your administrator for a new one.")

@@ -127,7 +127,7 @@ def promote(row: UserSession, origin: Origin) -> tuple[str, UserSession]:
 
 def end(row: UserSession) -> bool:
     """Deletes the row by a conditional DELETE; False if it was gone already."""
-    deleted = db.changed_rows(
+    deleted = db.rows_changed_by(
         delete(UserSession)
         # The token hash too: SQLite may give a deleted row's id to the next new row.
         .where(UserSession.id == row.id, UserSession.token_hash == row.token_hash)
@@ -141,7 +141,7 @@ def end_all_except(user: User, keep: UserSession | None) -> int:
     statement = delete(UserSession).where(UserSession.user_id == user.id)
     if keep is not None:
         statement = statement.where(UserSession.id != keep.id)
-    return db.changed_rows(statement)
+    return db.rows_changed_by(statement)
 
 
 def active_for(user: User) -> list[UserSession]:
@@ -166,7 +166,7 @@ def password_is_fresh(row: UserSession | None) -> bool:
 
 def end_other(user: User, session_id: int, origin: Origin) -> bool:
     """Signs out one of the user's other sessions; another user's id changes nothing."""
-    ended = db.changed_rows(
+    ended = db.rows_changed_by(
         delete(UserSession).where(UserSession.id == session_id, UserSession.user_id == user.id)
     )
     if ended != 1:

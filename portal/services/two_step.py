@@ -135,7 +135,7 @@ def _reset_failures(user: User) -> None:
 def _claim_step(user: User, step: int) -> bool:
     """Accepts a time step once: a step at or before the last used one is refused, by one
     conditional UPDATE, so two app servers cannot both accept the same code."""
-    claimed = db.changed_rows(
+    claimed = db.rows_changed_by(
         update(User)
         .where(
             User.id == user.id,
@@ -302,7 +302,7 @@ def confirm_enrolment(user: User, code: str, origin: Origin, keep: UserSession |
     pending_blob = user.pending_totp_secret
     # Only the request that clears this exact pending secret goes on: a double submit,
     # or two tabs, cannot enrol twice or make two sets of recovery codes.
-    swapped = db.changed_rows(
+    swapped = db.rows_changed_by(
         update(User)
         .where(User.id == user.id, User.pending_totp_secret == pending_blob)
         .values(

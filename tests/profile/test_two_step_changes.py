@@ -230,7 +230,7 @@ TWO_STEP_FORMS = [
 
 
 def test_every_two_step_form_needs_the_csrf_token(client, app, employee, enrol, clock):
-    secret, codes = enrol(employee)
+    secret, _codes = enrol(employee)
     sign_in_with_code(client, secret, clock)
     before = user_row(app, employee)
     for path in TWO_STEP_FORMS:
