@@ -10,11 +10,12 @@ Every view answers a form the same way:
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
-from flask import flash, redirect, render_template
-from htmx_flask import make_response, request
+from flask import flash, redirect, render_template, request
+from htmx_flask import make_response
+from htmx_flask.requests import HtmxAwareRequest
 from werkzeug.exceptions import BadRequest, NotFound, UnsupportedMediaType
 from werkzeug.wrappers import Response
 
@@ -30,7 +31,7 @@ def request_origin() -> Origin:
 
 def wants_fragment() -> bool:
     """htmx asked for a swap (not a boosted navigation nor a history restore)."""
-    htmx = request.htmx
+    htmx = cast(HtmxAwareRequest, request).htmx
     return bool(htmx) and not htmx.boosted and not htmx.history_restore_request
 
 

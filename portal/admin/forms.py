@@ -2,10 +2,7 @@
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, EmailField, RadioField, SelectField, StringField
-
-# types-WTForms still describes WTForms 3.2: SelectChoice and invalid_choice_message came
-# in 3.3. warn_unused_ignores says when the stubs catch up and these ignores can go.
-from wtforms.fields import SelectChoice  # type: ignore[attr-defined]
+from wtforms.fields import SelectChoice
 from wtforms.validators import DataRequired, Length, ValidationError
 from wtforms.widgets import NumberInput
 
@@ -38,7 +35,7 @@ class AddEmployeeForm(FlaskForm):
         filters=[lambda value: value.strip() if isinstance(value, str) else value],
         render_kw={"autocomplete": "off", "spellcheck": "false", "autocapitalize": "none"},
     )
-    role = SelectField(  # type: ignore[call-arg]
+    role = SelectField(
         "Role",
         choices=[
             SelectChoice(ROLE_EMPLOYEE, "Employee"),

@@ -7,12 +7,13 @@ its second step: it makes nobody the current user and reaches only the second-st
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import cast
 from urllib.parse import urlsplit
 
 from flask import Flask, current_app, flash, g, redirect, request, url_for
 from flask import session as flask_session
 from htmx_flask import make_response
-from htmx_flask import request as htmx_request
+from htmx_flask.requests import HtmxAwareRequest
 
 from portal.extensions import login_manager
 from portal.models import STAGE_FULL, STAGE_PASSWORD, User, UserSession
@@ -61,7 +62,7 @@ def init_app(app: Flask) -> None:
 def sign_in_address() -> str:
     """The sign-in page, coming back afterwards to the page the person was on."""
     if wants_fragment():
-        page = urlsplit(htmx_request.htmx.current_url or "")
+        page = urlsplit(cast(HtmxAwareRequest, request).htmx.current_url or "")
         back = page.path + (f"?{page.query}" if page.query else "") or None
     else:
         back = request.full_path.rstrip("?") if request.method == "GET" else None

@@ -165,7 +165,7 @@ def update_profile(user: User, *, name: str, email: str, origin: Origin) -> None
         raise AccountError("Another account already uses this email.") from None
 
 
-def matching(query: str) -> Select[tuple[User]]:
+def matching(query: str) -> Select[User]:
     """Accounts whose name or email contains ``query`` (any case); everyone when empty."""
     statement = select(User)
     if query:
@@ -206,4 +206,4 @@ def count_by(query: str, expression: ColumnElement[str]) -> dict[str, int]:
     rows = db.session.execute(
         select(values.c.value, func.count().label("count")).group_by(values.c.value)
     )
-    return {row.value: row.count for row in rows}
+    return {value: count for value, count in rows.tuples()}
