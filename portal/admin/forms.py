@@ -3,7 +3,7 @@
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, EmailField, RadioField, SelectField, StringField
 from wtforms.fields import SelectChoice
-from wtforms.validators import DataRequired, Length, ValidationError
+from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
 from wtforms.widgets import NumberInput
 
 from portal.forms import EMAIL_PATTERN, printable
@@ -125,7 +125,7 @@ class PauseTwoStepForm(FlaskForm):
 class ExtendDeadlineForm(FlaskForm):
     until = DateField(
         "New last day",
-        validators=[DataRequired("Choose the last day to set it up, such as 2026-12-31.")],
+        validators=[InputRequired("Choose the last day to set it up, such as 2026-12-31.")],
         invalid_value_message="Enter a date such as 2026-12-31.",
         render_kw={"autocomplete": "off"},
     )
