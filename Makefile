@@ -1,5 +1,6 @@
 # make run: install, migrate and serve on SQLite at http://$(HOST):$(PORT)
 # make test: install the test dependencies and run the whole suite
+# make lint typecheck test: the checks to pass before a commit (see CONTRIBUTING.md)
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -8,7 +9,8 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 export HOST PORT
 
-.PHONY: run test test-deps install assets migrate bench clean instance browser-deps
+.PHONY: run test test-deps install assets migrate bench clean instance browser-deps \
+	lint format typecheck cov hooks
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +61,30 @@ test-deps: $(VENV)/.test-installed assets node_modules/axe-core/axe.min.js brows
 
 test: test-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# make cov: the suite with branch coverage of portal/; it fails when the total falls under
+# COVERAGE_FLOOR (the whole suite on SQLite stood at 93.50% when it was set). Raise it as
+# coverage grows. The code the browser tests run in their gunicorn process is not counted.
+COVERAGE_FLOOR := 93
+
+cov: test-deps
+	$(BIN)/python -m pytest --cov=portal --cov-branch --cov-report=term-missing:skip-covered \
+	  --cov-fail-under=$(COVERAGE_FLOOR) $(PYTEST_ARGS)
+
+lint: $(VENV)/.test-installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(VENV)/.test-installed
+	$(BIN)/ruff check --select I --fix .
+	$(BIN)/ruff format .
+
+typecheck: $(VENV)/.test-installed
+	$(BIN)/mypy
+
+# The git hooks of .pre-commit-config.yaml: lint and typecheck on every commit.
+hooks: $(VENV)/.test-installed
+	$(BIN)/pre-commit install
 
 bench: $(VENV)/.test-installed
 	$(BIN)/python -m bench

@@ -74,9 +74,9 @@ def run(workdir: Path) -> list[tuple[str, float, float, str]]:
             try:
                 urllib.request.urlopen(url, timeout=2).read()
                 break
-            except OSError:
+            except OSError as error:
                 if time.monotonic() > deadline:
-                    raise RuntimeError("the server did not start")
+                    raise RuntimeError("the server did not start") from error
                 time.sleep(0.2)
 
         latencies: list[float] = []

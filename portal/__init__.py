@@ -14,7 +14,7 @@ from portal import config as portal_config
 from portal.config import PROJECT_ROOT
 from portal.crypto import Keyring
 from portal.extensions import csrf, db, htmx, limiter, login_manager
-from portal.services.passwords import PasswordPolicy
+from portal.services.passwords import PasswordHasher
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -36,11 +36,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     if app.config["TRUSTED_PROXIES"] > 0:
         hops = app.config["TRUSTED_PROXIES"]
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+        # Flask's documented way to wrap the WSGI app; mypy sees a method being replaced.
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops
+        )
 
     app.config["RATELIMIT_STORAGE_URI"] = app.config["RATELIMIT_STORAGE_URL"]
     app.extensions["keyring"] = Keyring(app.config["ENCRYPTION_KEY"])
-    app.extensions["password_policy"] = PasswordPolicy(
+    app.extensions["password_hasher"] = PasswordHasher(
         time_cost=app.config["PASSWORD_TIME_COST"],
         memory_cost=app.config["PASSWORD_MEMORY_COST"],
         parallelism=app.config["PASSWORD_PARALLELISM"],
@@ -59,7 +62,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from portal import cli, errors, headers, templating
     from portal.admin.routes import admin
     from portal.auth.routes import auth
-    from portal.profile.routes import profile
+    from portal.profile import profile
     from portal.setup.routes import setup
 
     headers.init_app(app)

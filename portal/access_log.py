@@ -16,8 +16,9 @@ def redact_path(path: str) -> str:
 class RedactingLogger(Logger):
     def atoms(self, resp, req, environ, request_time):
         atoms = super().atoms(resp, req, environ, request_time)
-        if "U" in atoms:
-            atoms["U"] = redact_path(atoms["U"])
+        path = atoms.get("U")
+        if path is not None:
+            atoms["U"] = redact_path(path)
         if "r" in atoms:  # the request line, should an operator log it
             method, _, rest = atoms["r"].partition(" ")
             target, _, protocol = rest.partition(" ")

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any, cast
 
 from flask import Flask, current_app, g
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import CursorResult, DateTime, Engine, Executable, MetaData, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
@@ -91,6 +92,14 @@ class Database:
         if session is None:
             session = g._db_session = current_app.extensions["database"]()
         return session
+
+    def rows_changed_by(self, statement: Executable) -> int:
+        """Runs an UPDATE or DELETE in the session and says how many rows it changed: the
+        conditional UPDATEs that make codes and links single-use read their answer here."""
+        # Session.execute() returns a CursorResult for DML without RETURNING, but its
+        # annotations promise only a Result, which has no rowcount.
+        result = cast("CursorResult[Any]", self.session.execute(statement))
+        return result.rowcount
 
     @staticmethod
     def _close_session(_exc: BaseException | None) -> None:

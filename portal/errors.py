@@ -1,8 +1,9 @@
 """One handler per status: a friendly page, or a message fragment for htmx."""
 
-from flask import Flask, current_app, make_response, redirect, render_template, request
+from flask import Flask, current_app, redirect, render_template, request
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
+from htmx_flask import make_response
 from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed
 
 from portal.database import db
@@ -30,17 +31,19 @@ def sign_in_address() -> str:
     return address()
 
 
-def _render(status: int, message: str | None = None):
+def _render(status: int, message: str | None = None, *, sign_in_again: bool = False):
     title, default_message = MESSAGES.get(status, ("Error", "Something went wrong."))
     context = {"status": status, "title": title, "message": message or default_message}
-    if wants_fragment():
-        response = make_response(render_template("errors/_alert.html", **context), status)
-        # Errors go to the page's alert area instead of replacing the panel.
-        response.headers["HX-Retarget"] = "#alerts"
-        response.headers["HX-Reswap"] = "innerHTML"
-    else:
-        response = make_response(render_template("errors/error.html", **context), status)
-    response.vary.add("HX-Request")
+    if not wants_fragment():
+        return make_response(render_template("errors/error.html", **context), status)
+    # Errors go to the page's alert area instead of replacing the panel.
+    response = make_response(
+        render_template("errors/_alert.html", **context),
+        status,
+        retarget="#alerts",
+        redirect=sign_in_address() if sign_in_again else None,
+    )
+    response.headers["HX-Reswap"] = "innerHTML"
     return response
 
 
@@ -77,12 +80,11 @@ def init_app(app: Flask) -> None:
                 "This form has expired or was not sent from the portal. Reload the page and try again.",
             )
         # Most often: signed out in another tab, which renews the form token.
-        response = _render(
-            400, "You are signed out, or this form has expired. Sign in again, then retry."
+        return _render(
+            400,
+            "You are signed out, or this form has expired. Sign in again, then retry.",
+            sign_in_again=True,
         )
-        if wants_fragment():
-            response.headers["HX-Redirect"] = sign_in_address()
-        return response
 
     @app.errorhandler(MethodNotAllowed)
     def _method_not_allowed(error: MethodNotAllowed):
@@ -96,10 +98,7 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException):
-        status = error.code or 500
-        if status == 500:
-            db.session.rollback()
-        return _render(status)
+        return _render(error.code or 500)
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):

@@ -1,14 +1,9 @@
 """Form pieces shared by the blueprints."""
 
-from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, Regexp, ValidationError
 
 from portal.services.passwords import MAX_LENGTH, problem_with
-
-
-class EmptyForm(FlaskForm):
-    """A POST-only button: carries the CSRF token and nothing else."""
 
 
 def code_field(label: str = "Authentication code", **render_kw) -> StringField:

@@ -3,8 +3,14 @@
 from datetime import datetime
 
 from flask import Flask
+from flask import session as browser_session
+from flask_login import current_user
 
-from portal.services import audit, first_run
+from portal.services import audit, first_run, policy
+
+# In its last days the deadline banner stays, whatever the employee chose before.
+BANNER_URGENT_DAYS = 3
+BANNER_DISMISSED = "deadline_banner_dismissed"
 
 
 def init_app(app: Flask) -> None:
@@ -14,13 +20,19 @@ def init_app(app: Flask) -> None:
             company = first_run.company()
         except Exception:  # an unmigrated database must still render error pages
             company = None
-        return {"company": company}
+        return {"company": company, **_two_step_deadline()}
 
     @app.template_filter("when")
     def _when(value: datetime | None) -> str:
         if value is None:
             return "—"
         return value.strftime("%Y-%m-%d %H:%M UTC")
+
+    @app.template_filter("day")
+    def _day(deadline: datetime) -> str:
+        """The last day before a deadline, such as "3 March 2026"."""
+        last = policy.last_day(deadline)
+        return f"{last.day} {last:%B %Y}"
 
     @app.template_filter("browser")
     def _browser(user_agent: str | None) -> str:
@@ -63,3 +75,26 @@ def describe_browser(user_agent: str) -> str:
             system = name
             break
     return f"{browser} on {system}" if system else browser
+
+
+def _two_step_deadline() -> dict:
+    """The deadline banner (employees who still have to turn two-step on) and whether
+    the page is reduced to the set-up (past the deadline, where the company allows it)."""
+    if not current_user.is_authenticated:
+        return {}
+    rules = policy.current()
+    standing = policy.standing_for(current_user, rules)
+    if standing.state == policy.Standing.OVERDUE:
+        return {"confined_to_set_up": rules.after_deadline == policy.AFTER_DEADLINE_SETUP}
+    if standing.state != policy.Standing.NOT_YET or standing.days_left is None:
+        return {}
+    urgent = standing.days_left < BANNER_URGENT_DAYS
+    if not urgent and browser_session.get(BANNER_DISMISSED):
+        return {}
+    return {
+        "deadline_banner": {
+            "deadline": standing.deadline,
+            "days_left": standing.days_left,
+            "dismissible": not urgent,
+        }
+    }

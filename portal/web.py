@@ -1,21 +1,25 @@
-"""Request-side helpers shared by the blueprints: who is asking, and how to answer htmx."""
+"""Request-side helpers shared by the blueprints: who is asking, and how to answer htmx.
+
+Every view answers a form the same way:
+- ``render_page_or_fragment``: the whole page for a browser, only the panel for an htmx swap
+  (a form with its errors, or a panel in a new state);
+- ``done``: a change went through. htmx gets the panel back with its notice; a plain post
+  gets the notice as a flash message and a 303 to the page, so a reload does not post again.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from typing import Any, cast
 from urllib.parse import urlsplit
 
-from flask import make_response, render_template, request
+from flask import flash, redirect, render_template, request
+from htmx_flask import make_response
+from htmx_flask.requests import HtmxAwareRequest
 from werkzeug.exceptions import BadRequest, NotFound, UnsupportedMediaType
 from werkzeug.wrappers import Response
 
-
-@dataclass(frozen=True)
-class Origin:
-    """Where a request came from, as services record it."""
-
-    ip: str
-    user_agent: str
+from portal.origin import Origin
 
 
 def request_origin() -> Origin:
@@ -27,16 +31,47 @@ def request_origin() -> Origin:
 
 def wants_fragment() -> bool:
     """htmx asked for a swap (not a boosted navigation nor a history restore)."""
-    htmx = request.htmx
+    htmx = cast(HtmxAwareRequest, request).htmx
     return bool(htmx) and not htmx.boosted and not htmx.history_restore_request
 
 
-def render_page_or_fragment(page: str, fragment: str, *, status: int = 200, **context) -> Response:
-    """The whole page for a normal request, only the fragment for an htmx swap."""
-    template = fragment if wants_fragment() else page
-    response = make_response(render_template(template, **context), status)
-    response.vary.add("HX-Request")
-    return response
+def render_page_or_fragment(
+    page: str,
+    fragment: str,
+    *,
+    status: int = 200,
+    page_context: Callable[[], Mapping[str, Any]] | None = None,
+    trigger: str | None = None,
+    **context: Any,
+) -> Response:
+    """The whole page for a normal request, only the fragment for an htmx swap.
+
+    ``page_context`` adds what only the whole page shows (its other panels); it is not
+    computed for a swap. ``trigger`` names an htmx event that other panels listen for.
+    """
+    if wants_fragment():
+        return make_response(render_template(fragment, **context), status, trigger=trigger)
+    extra = page_context() if page_context else {}
+    return make_response(render_template(page, **context, **extra), status)
+
+
+def done(
+    message: str | None,
+    *,
+    fragment: str,
+    redirect_to: str,
+    trigger: str | None = None,
+    **context: Any,
+) -> Response:
+    """A change went through: htmx gets ``fragment`` with ``message`` as its notice, a
+    plain post a flash message and a 303 to ``redirect_to``."""
+    if wants_fragment():
+        return make_response(
+            render_template(fragment, notice=message, **context), 200, trigger=trigger
+        )
+    if message:
+        flash(message, "success")
+    return redirect(redirect_to, code=303)
 
 
 def safe_next(target: str | None) -> str | None:

@@ -187,8 +187,8 @@ def load_user(app, user_id: int) -> User:
 def enrol(app, clock):
     """Turns two-step authentication on for a user through the service, as a confirmed
     enrolment would; returns the secret and the recovery codes."""
+    from portal.origin import Origin
     from portal.services import totp, two_step
-    from portal.web import Origin
 
     def _enrol(user_id: int, *, codes_saved: bool = True) -> tuple[str, list[str]]:
         with app.app_context():

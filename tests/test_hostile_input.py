@@ -196,12 +196,7 @@ def payloads(fields: list[str], token: str) -> list[Payload]:
             True,
             {
                 "data": json.dumps(
-                    {
-                        name: value
-                        for name, value in zip(
-                            fields, itertools.cycle([5, [1, 2], {"a": None}, True, None])
-                        )
-                    }
+                    dict(zip(fields, itertools.cycle([5, [1, 2], {"a": None}, True, None])))
                 ),
                 "content_type": "application/json",
                 "headers": {"X-CSRFToken": token},

@@ -1,9 +1,9 @@
 """Forms of the administration pages."""
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, RadioField, SelectField, StringField
+from wtforms import BooleanField, DateField, EmailField, RadioField, SelectField, StringField
 from wtforms.fields import SelectChoice
-from wtforms.validators import DataRequired, Length, ValidationError
+from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
 from wtforms.widgets import NumberInput
 
 from portal.forms import EMAIL_PATTERN, printable
@@ -14,6 +14,7 @@ from portal.models import (
     ROLE_ADMIN,
     ROLE_EMPLOYEE,
 )
+from portal.services.policy import MAX_PAUSE_DAYS
 
 
 class AddEmployeeForm(FlaskForm):
@@ -97,3 +98,34 @@ class SecuritySettingsForm(FlaskForm):
     def grace_days_value(self) -> int:
         """The grace period in days; only after the form validated."""
         return int(self.grace_days.data)
+
+
+def _pause_days(form, field) -> None:
+    text = (field.data or "").strip()
+    if not (text.isascii() and text.isdigit() and len(text) <= 3 and int(text) <= MAX_PAUSE_DAYS):
+        raise ValidationError(f"Enter a whole number of days from 0 to {MAX_PAUSE_DAYS}.")
+
+
+class PauseTwoStepForm(FlaskForm):
+    days = StringField(
+        "Pause for how many days",
+        validators=[
+            DataRequired(f"Enter a number of days from 0 to {MAX_PAUSE_DAYS}."),
+            _pause_days,
+        ],
+        widget=NumberInput(min=0, max=MAX_PAUSE_DAYS),
+        render_kw={"inputmode": "numeric", "autocomplete": "off"},
+    )
+
+    @property
+    def days_value(self) -> int:
+        return int(self.days.data.strip())
+
+
+class ExtendDeadlineForm(FlaskForm):
+    until = DateField(
+        "New last day",
+        validators=[InputRequired("Choose the last day to set it up, such as 2026-12-31.")],
+        invalid_value_message="Enter a date such as 2026-12-31.",
+        render_kw={"autocomplete": "off"},
+    )

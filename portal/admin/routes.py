@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import wraps
 
-from flask import Blueprint, abort, flash, redirect, request, url_for
+from flask import Blueprint, abort, request, url_for
 from flask_login import current_user, login_required
 
-from portal.admin.forms import AddEmployeeForm, ResetTwoStepForm
-from portal.forms import EmptyForm
+from portal.admin.forms import (
+    AddEmployeeForm,
+    ExtendDeadlineForm,
+    PauseTwoStepForm,
+    ResetTwoStepForm,
+)
 from portal.models import User
 from portal.services import employees as employee_service
+from portal.services import policy
 from portal.services.accounts import AccountError
-from portal.web import render_page_or_fragment, request_origin, wants_fragment
+from portal.web import done, render_page_or_fragment, request_origin
 
 admin = Blueprint("admin", __name__, url_prefix="/admin")
 # Ids beyond a 32-bit integer cannot exist; the bound turns them into a 404 before the query.
@@ -40,7 +46,9 @@ def _page_number() -> int:
 @admin_required
 def employees():
     try:
-        listing = employee_service.listing(request.args.get("q", ""), _page_number())
+        listing = employee_service.listing(
+            request.args.get("q", ""), _page_number(), request.args.get("state")
+        )
     except employee_service.NoSuchPage:
         abort(404)
     return render_page_or_fragment(
@@ -88,8 +96,8 @@ def employee(user_id: int):
 @admin.post(EMPLOYEE + "/deactivate")
 @admin_required
 def deactivate(user_id: int):
-    return _access_action(
-        user_id,
+    return _employee_action(
+        _employee_or_404(user_id),
         lambda user: employee_service.deactivate(user, by=current_user, origin=request_origin()),
         "{name} is deactivated and was signed out everywhere.",
     )
@@ -98,8 +106,8 @@ def deactivate(user_id: int):
 @admin.post(EMPLOYEE + "/reactivate")
 @admin_required
 def reactivate(user_id: int):
-    return _access_action(
-        user_id,
+    return _employee_action(
+        _employee_or_404(user_id),
         lambda user: employee_service.reactivate(user, by=current_user, origin=request_origin()),
         "{name} can sign in again.",
     )
@@ -109,11 +117,6 @@ def reactivate(user_id: int):
 @admin_required
 def reset_password(user_id: int):
     user = _employee_or_404(user_id)
-    form = EmptyForm()
-    if not form.validate_on_submit():
-        return _employee_page(
-            user, status=400, error="This form has expired. Reload the page and try again."
-        )
     try:
         token = employee_service.reset_password(user, by=current_user, origin=request_origin())
     except AccountError as error:
@@ -126,52 +129,101 @@ def reset_password(user_id: int):
 @admin_required
 def reset_two_step(user_id: int):
     user = _employee_or_404(user_id)
-    try:
-        employee_service.check_two_step_reset(user, by=current_user)
-    except AccountError as error:
-        return _employee_page(user, status=422, error=str(error))
     form = ResetTwoStepForm()
-    if not form.validate_on_submit():
-        return _employee_page(user, status=422, reset_form=form)
-    return _access_action(
-        user_id,
+    reason = form.reason.data if form.validate_on_submit() else None
+    return _employee_action(
+        user,
         lambda user: employee_service.reset_two_step(
-            user, by=current_user, origin=request_origin(), reason=form.reason.data
+            user, by=current_user, origin=request_origin(), reason=reason
         ),
         "Two-step authentication is reset for {name}, who was signed out everywhere. "
         "They set it up again after their next sign-in with their password.",
+        reset_form=form,
     )
 
 
-def _access_action(user_id: int, action, success: str):
-    """Deactivate or reactivate: the panel again for htmx, a 303 to the page otherwise."""
+@admin.post(EMPLOYEE + "/pause-two-step")
+@admin_required
+def pause_two_step(user_id: int):
     user = _employee_or_404(user_id)
-    form = EmptyForm()
+    form = PauseTwoStepForm()
     if not form.validate_on_submit():
-        return _employee_page(
-            user, status=400, error="This form has expired. Reload the page and try again."
-        )
+        return _employee_page(user, status=422, pause_form=form)
+    days = form.days_value
+    return _employee_action(
+        user,
+        lambda user: policy.pause(user, days=days, by=current_user, origin=request_origin()),
+        "{name} signs in without the code "
+        + (f"for {days} days; it is asked again after that." if days else "until you resume it."),
+        pause_form=form,
+    )
+
+
+@admin.post(EMPLOYEE + "/resume-two-step")
+@admin_required
+def resume_two_step(user_id: int):
+    return _employee_action(
+        _employee_or_404(user_id),
+        lambda user: policy.resume(user, by=current_user, origin=request_origin()),
+        "{name} is asked for the code again from their next sign-in.",
+    )
+
+
+@admin.post(EMPLOYEE + "/extend-deadline")
+@admin_required
+def extend_deadline(user_id: int):
+    user = _employee_or_404(user_id)
+    form = ExtendDeadlineForm()
+    if not form.validate_on_submit():
+        return _employee_page(user, status=422, extend_form=form)
+    until = form.until.data
+    return _employee_action(
+        user,
+        lambda user: policy.extend(user, until=until, by=current_user, origin=request_origin()),
+        "{name} has until the end of " + f"{until:%-d %B %Y} to set up two-step authentication.",
+        extend_form=form,
+    )
+
+
+def _employee_action(user: User, action: Callable[[User], object], success: str, **forms):
+    """A change on the employee page: the access panel with its notice, or with its error
+    and the form that was sent."""
     try:
         action(user)
-    except AccountError as error:
-        return _employee_page(user, status=422, error=str(error))
-    message = success.format(name=user.name)
-    if wants_fragment():
-        return _employee_page(user, notice=message)
-    flash(message, "success")
-    return redirect(url_for("admin.employee", user_id=user.id), code=303)
+    except employee_service.ReasonNeeded:
+        return _employee_page(user, status=422, **forms)
+    except (AccountError, policy.PolicyError) as error:
+        return _employee_page(user, status=422, error=str(error), **forms)
+    return done(
+        success.format(name=user.name),
+        fragment="admin/_employee_access_swap.html",
+        redirect_to=url_for("admin.employee", user_id=user.id),
+        **_employee_context(user),
+    )
+
+
+def _employee_context(user: User, **forms) -> dict:
+    rules = policy.current()
+    return {
+        "employee": user,
+        "open_link": employee_service.open_link(user),
+        "has_set_password": employee_service.has_set_password(user),
+        "events": employee_service.recent_events(user),
+        "standing": policy.standing_for(user, rules),
+        "mandatory": rules.mandatory,
+        "reset_form": forms.get("reset_form") or ResetTwoStepForm(formdata=None),
+        "pause_form": forms.get("pause_form") or PauseTwoStepForm(formdata=None),
+        "extend_form": forms.get("extend_form") or ExtendDeadlineForm(formdata=None),
+    }
 
 
 def _employee_page(user: User, *, status: int = 200, **panel):
+    forms = {key: panel.pop(key) for key in list(panel) if key.endswith("_form")}
     return render_page_or_fragment(
         "admin/employee.html",
         "admin/_employee_access_swap.html",
         status=status,
-        employee=user,
-        open_link=employee_service.open_link(user),
-        has_set_password=employee_service.has_set_password(user),
-        events=employee_service.recent_events(user),
-        reset_form=panel.pop("reset_form", None) or ResetTwoStepForm(),
+        **_employee_context(user, **forms),
         **panel,
     )
 

@@ -7,23 +7,43 @@ its second step: it makes nobody the current user and reaches only the second-st
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import cast
 from urllib.parse import urlsplit
 
 from flask import Flask, current_app, flash, g, redirect, request, url_for
 from flask import session as flask_session
-from flask_login import current_user
+from htmx_flask import make_response
+from htmx_flask.requests import HtmxAwareRequest
 
-from portal.database import db
 from portal.extensions import login_manager
 from portal.models import STAGE_FULL, STAGE_PASSWORD, User, UserSession
-from portal.services import sessions
-from portal.web import Origin, request_origin, safe_next, wants_fragment
+from portal.origin import Origin
+from portal.services import policy, sessions
+from portal.web import request_origin, safe_next, wants_fragment
 
 COOKIE_NAME = "portal_session"
 
 # What a pending sign-in may reach: the second step itself, and a way to give up.
 PENDING_ENDPOINTS = frozenset(
     {"auth.second_step", "auth.recovery_step", "auth.cancel_sign_in", "static"}
+)
+# What an employee past the two-step deadline may reach where the company requires
+# set-up after the password: the enrolment on the Security page, and signing out.
+SET_UP_ENDPOINTS = frozenset(
+    {
+        "profile.security",
+        "profile.enable_two_step",
+        "profile.confirm_two_step",
+        "profile.cancel_enrolment",
+        "profile.codes_saved",
+        "profile.download_recovery_codes",
+        "auth.logout",
+        "static",
+    }
+)
+OVERDUE_SIGNED_OUT = (
+    "You were signed out: your company requires two-step authentication, and the "
+    "deadline to set it up has passed. Contact your administrator."
 )
 
 
@@ -35,13 +55,15 @@ def init_app(app: Flask) -> None:
     login_manager.request_loader(_user_from_cookie)
     login_manager.unauthorized_handler(_sign_in_first)
     app.before_request(_gate_pending_sign_in)
+    app.before_request(_gate_two_step_policy)
     app.after_request(_write_cookie)
 
 
 def sign_in_address() -> str:
     """The sign-in page, coming back afterwards to the page the person was on."""
     if wants_fragment():
-        back = urlsplit(request.headers.get("HX-Current-URL", "")).path or None
+        page = urlsplit(cast(HtmxAwareRequest, request).htmx.current_url or "")
+        back = page.path + (f"?{page.query}" if page.query else "") or None
     else:
         back = request.full_path.rstrip("?") if request.method == "GET" else None
     return url_for("auth.login", next=safe_next(back))
@@ -51,11 +73,12 @@ def _sign_in_first():
     """A page that needs a signed-in user: htmx is sent to sign-in as a whole page, not a
     sign-in form squeezed into a panel."""
     if wants_fragment():
-        response = current_app.response_class(
-            "You are signed out. Sign in again to continue.", status=401, mimetype="text/plain"
+        return make_response(
+            "You are signed out. Sign in again to continue.",
+            401,
+            {"Content-Type": "text/plain; charset=utf-8"},
+            redirect=sign_in_address(),
         )
-        response.headers["HX-Redirect"] = sign_in_address()
-        return response
     flash(login_manager.login_message, login_manager.login_message_category)
     return redirect(sign_in_address(), code=302)
 
@@ -67,8 +90,7 @@ def _session_row() -> UserSession | None:
         idle = timedelta(days=current_app.config["SESSION_IDLE_DAYS"])
         if row is not None and (sessions.is_expired(row, idle) or not row.user.active):
             expired_stage = row.stage
-            sessions.end(row)
-            db.session.commit()
+            sessions.end_expired(row)
             g.clear_cookie = True
             if expired_stage == STAGE_PASSWORD:
                 g.pending_expired = True
@@ -106,12 +128,35 @@ def _gate_pending_sign_in():
     return None
 
 
+def _gate_two_step_policy():
+    """Past the deadline without two-step: an open session ends ("refuse sign-in"), or
+    reaches nothing but the set-up ("require set-up"). Checked at every request, so a
+    change of the policy applies at once."""
+    if request.endpoint is None or request.endpoint == "static":
+        return None
+    row = current_session()
+    if row is None:
+        return None
+    rules = policy.current()
+    if policy.refuses_sign_in(row.user, rules):
+        finish(request_origin())
+        flash(OVERDUE_SIGNED_OUT, "warning")
+        return redirect_to(url_for("auth.login"))
+    if request.endpoint not in SET_UP_ENDPOINTS and policy.confines_to_set_up(row.user, rules):
+        return redirect_to(url_for("profile.security"))
+    return None
+
+
+def confined_to_set_up() -> bool:
+    """This request's user may reach only the two-step set-up (see SET_UP_ENDPOINTS)."""
+    row = current_session()
+    return row is not None and policy.confines_to_set_up(row.user)
+
+
 def redirect_to(location: str):
     """A redirect that also works when htmx made the request."""
     if wants_fragment():
-        response = current_app.response_class(status=204)
-        response.headers["HX-Redirect"] = location
-        return response
+        return make_response("", 204, redirect=location)
     return redirect(location, code=303)
 
 
@@ -120,32 +165,31 @@ def _new_csrf_token() -> None:
     flask_session.pop(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), None)
 
 
-def begin(user: User, stage: str, origin: Origin) -> UserSession:
-    """A brand-new session id for this browser; any row it had before is gone."""
-    old = _session_row()
-    if old is not None:
-        sessions.end(old)
-    token, row = sessions.start(user, stage, origin)
+def begin(user: User, origin: Origin, *, method: str = "password") -> UserSession:
+    """The password step passed: a brand-new session id for this browser, pending its
+    second step or full; any row the browser had before is gone."""
+    token, row = sessions.begin_sign_in(user, origin, replacing=_session_row(), method=method)
     g.session_row = row
     g.new_cookie = token
     _new_csrf_token()
     return row
 
 
-def complete_second_step(row: UserSession, origin: Origin) -> UserSession:
+def complete_second_step(row: UserSession, origin: Origin, method: str) -> UserSession:
     """Raises sessions.AlreadyEnded when a racing request completed or ended it first."""
-    token, fresh = sessions.promote(row, origin)
+    token, fresh = sessions.complete_second_step(row, origin, method=method)
     g.session_row = fresh
     g.new_cookie = token
     _new_csrf_token()
     return fresh
 
 
-def finish() -> None:
-    """Sign-out: the row goes, so the old cookie is worthless even if it was copied."""
+def finish(origin: Origin) -> None:
+    """Sign-out, or giving up a pending sign-in: the row goes, so the old cookie is
+    worthless even if it was copied."""
     row = _session_row()
     if row is not None:
-        sessions.end(row)
+        sessions.sign_out(row, origin)
     g.session_row = None
     g.clear_cookie = True
     _new_csrf_token()
@@ -166,7 +210,3 @@ def _write_cookie(response):
     elif g.get("clear_cookie"):
         response.delete_cookie(COOKIE_NAME, path="/", httponly=True, samesite="Lax")
     return response
-
-
-def signed_in_user() -> User | None:
-    return current_user if current_user.is_authenticated else None

@@ -7,25 +7,26 @@ from flask_login import current_user
 
 from portal.auth import current
 from portal.auth.forms import CodeForm, RecoveryCodeForm, SetPasswordForm, SignInForm
-from portal.database import db
 from portal.extensions import limiter
-from portal.forms import EmptyForm
-from portal.models import STAGE_FULL, STAGE_PASSWORD
+from portal.models import STAGE_PASSWORD
 from portal.services import (
     accounts,
-    audit,
     first_run,
     invitations,
+    policy,
     recovery_codes,
     sessions,
     two_step,
 )
-from portal.services.passwords import problem_with
 from portal.web import request_origin, safe_next
 
 auth = Blueprint("auth", __name__)
 
 SIGN_IN_FAILED = "That email and password do not match an active account."
+SIGN_IN_REFUSED_OVERDUE = (
+    "Your company requires two-step authentication, and the deadline to set it up has "
+    "passed. Contact your administrator to get access again."
+)
 
 
 def _account_key() -> str:
@@ -69,21 +70,20 @@ def login():
         return render_template("auth/login.html", form=form), status
 
     origin = request_origin()
-    user = accounts.check_password(form.email.data, form.password.data, origin)
+    user = accounts.authenticate(form.email.data, form.password.data, origin)
     if user is None:
         form.password.errors.append(SIGN_IN_FAILED)
         return render_template("auth/login.html", form=form), 422
 
-    destination = safe_next(form.next.data)
-    if user.two_step_enabled:
-        current.begin(user, STAGE_PASSWORD, origin)
-        audit.record(audit.SIGN_IN_PASSWORD_PASSED, origin=origin, actor=user)
-        db.session.commit()
-        return redirect(url_for("auth.second_step", next=destination), code=303)
+    if policy.refuses_sign_in(user):
+        policy.refuse_sign_in(user, origin)
+        form.password.errors.append(SIGN_IN_REFUSED_OVERDUE)
+        return render_template("auth/login.html", form=form), 403
 
-    current.begin(user, STAGE_FULL, origin)
-    audit.record(audit.SIGN_IN, origin=origin, actor=user, detail="password")
-    db.session.commit()
+    destination = safe_next(form.next.data)
+    row = current.begin(user, origin)
+    if row.stage == STAGE_PASSWORD:
+        return redirect(url_for("auth.second_step", next=destination), code=303)
     return redirect(destination or url_for("profile.security"), code=303)
 
 
@@ -108,24 +108,19 @@ def _pending_or_restart():
         return None, redirect(url_for("auth.login"), code=303)
     if not row.user.two_step_enabled:
         # Two-step was switched off for this account meanwhile: start over cleanly.
-        current.finish()
-        db.session.commit()
+        current.finish(request_origin())
         return None, redirect(url_for("auth.login"), code=303)
     return row, None
 
 
 def _complete_sign_in(row, method: str):
-    origin = request_origin()
     try:
-        fresh = current.complete_second_step(row, origin)
+        current.complete_second_step(row, request_origin(), method)
     except sessions.AlreadyEnded:
-        db.session.rollback()
         flash(
             "This sign-in was finished or cancelled in another tab. Please sign in again.", "info"
         )
         return redirect(url_for("auth.login"), code=303)
-    audit.record(audit.SIGN_IN, origin=origin, actor=fresh.user, detail=method)
-    db.session.commit()
     return redirect(safe_next(request.args.get("next")) or url_for("profile.security"), code=303)
 
 
@@ -184,22 +179,14 @@ def recovery_step():
 
 @auth.post("/login/cancel")
 def cancel_sign_in():
-    if EmptyForm().validate_on_submit():
-        current.finish()
-        db.session.commit()
+    current.finish(request_origin())
     return redirect(url_for("auth.login"), code=303)
 
 
 @auth.post("/logout")
 def logout():
-    form = EmptyForm()
-    if form.validate_on_submit():
-        user = current.signed_in_user()
-        if user is not None:
-            audit.record(audit.SIGN_OUT, origin=request_origin(), actor=user)
-        current.finish()
-        db.session.commit()
-        flash("You are signed out.", "info")
+    current.finish(request_origin())
+    flash("You are signed out.", "info")
     return redirect(url_for("auth.login"), code=303)
 
 
@@ -212,17 +199,16 @@ def accept_invitation(token: str):
     form = SetPasswordForm()
     if form.validate_on_submit():
         user = invitation.user
-        problem = problem_with(form.password.data, email=user.email, name=user.name)
-        if problem:
-            form.password.errors.append(problem)
+        try:
+            invitations.accept(token, form.password.data, request_origin())
+        except accounts.WeakPassword as problem:
+            form.password.errors.append(str(problem))
+        except accounts.AccountError as error:
+            flash(str(error), "error")
+            return render_template("auth/invitation_invalid.html"), 410
         else:
-            try:
-                invitations.accept(token, form.password.data, request_origin())
-            except accounts.AccountError as error:
-                flash(str(error), "error")
-                return render_template("auth/invitation_invalid.html"), 410
-            current.finish()
-            db.session.commit()
+            # Whoever was signed in on this browser is not the person who set this password.
+            current.finish(request_origin())
             flash("Your password is set. Please sign in.", "success")
             return redirect(url_for("auth.login", email=user.email), code=303)
     status = 422 if request.method == "POST" else 200

@@ -30,7 +30,7 @@ class ChangePasswordForm(FlaskForm):
 # data-autofocus: after an htmx swap opens one of these forms, the cursor goes to it
 # (static/portal.js).
 class ConfirmPasswordForm(FlaskForm):
-    password = current_password_field(**{"data-autofocus": True})
+    password = current_password_field("Your password", **{"data-autofocus": True})
 
 
 class EnrolmentCodeForm(FlaskForm):
@@ -47,7 +47,7 @@ class CodesSavedForm(FlaskForm):
 class PasswordAndCodeForm(FlaskForm):
     """Guards turning off and moving to a new phone: an app code or a recovery code."""
 
-    password = current_password_field(**{"data-autofocus": True})
+    password = current_password_field("Your password", **{"data-autofocus": True})
     code = StringField(
         "Code from your app, or a recovery code",
         validators=[
@@ -63,5 +63,5 @@ class PasswordAndCodeForm(FlaskForm):
 
 
 class RegenerateCodesForm(FlaskForm):
-    password = current_password_field(**{"data-autofocus": True})
+    password = current_password_field("Your password", **{"data-autofocus": True})
     code = code_field("Code from your app")

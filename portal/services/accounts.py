@@ -1,4 +1,6 @@
-"""Employees' accounts: creation, password checks and changes, profile edits."""
+"""Employees' accounts: creation, the password step, password checks and changes,
+profile edits. Every rule about a password (its strength, not being the person's own name
+or email) is applied here, where passwords are set."""
 
 from __future__ import annotations
 
@@ -10,17 +12,25 @@ from sqlalchemy.sql.elements import ColumnElement
 from portal import clock
 from portal.database import db
 from portal.models import ROLE_ADMIN, ROLE_EMPLOYEE, User, UserSession
+from portal.origin import Origin
 from portal.services import audit, sessions
-from portal.services.passwords import PasswordPolicy
-from portal.web import Origin
+from portal.services.passwords import PasswordHasher, problem_with
 
 
 class AccountError(Exception):
     """A rule refused the change; the message is for the person who asked."""
 
 
-def password_policy() -> PasswordPolicy:
-    return current_app.extensions["password_policy"]
+class WrongPassword(AccountError):
+    """The password typed to confirm a change is not the account's."""
+
+
+class WeakPassword(AccountError):
+    """A new password that the rules refuse; the message says why."""
+
+
+def password_hasher() -> PasswordHasher:
+    return current_app.extensions["password_hasher"]
 
 
 def normalize_email(email: str) -> str:
@@ -36,13 +46,16 @@ def get(user_id: int) -> User | None:
 
 
 def create(*, name: str, email: str, password: str | None, role: str = ROLE_EMPLOYEE) -> User:
-    """Adds the user to the session; raises AccountError when the email is taken."""
+    """Adds the user to the session; raises AccountError when the email is taken and
+    WeakPassword when the rules refuse the password."""
     if role not in (ROLE_ADMIN, ROLE_EMPLOYEE):
         raise AccountError("Unknown role.")
+    if password:
+        check_new_password(password, email=email, name=name)
     user = User(
         name=name.strip(),
         email=normalize_email(email),
-        password_hash=password_policy().hash(password) if password else None,
+        password_hash=password_hasher().hash(password) if password else None,
         password_changed_at=clock.now() if password else None,
         role=role,
         active=True,
@@ -57,16 +70,17 @@ def create(*, name: str, email: str, password: str | None, role: str = ROLE_EMPL
     return user
 
 
-def check_password(email: str, password: str, origin: Origin) -> User | None:
-    """The password step. The same answer, and about the same work, for every failure."""
-    policy = password_policy()
+def authenticate(email: str, password: str, origin: Origin) -> User | None:
+    """The password step of sign-in: the active account with this email and password, or
+    None. The same answer, and about the same work, for every failure, which is recorded."""
+    policy = password_hasher()
     user = by_email(email) if len(email) <= 254 else None
     # End the read transaction first: the hash takes tens of milliseconds and SQLite
     # would otherwise hold its write lock meanwhile.
     db.session.commit()
     matches = policy.verify(user.password_hash if user else None, password)
     if matches and user is not None and user.active:
-        if policy.needs_rehash(user.password_hash):
+        if user.password_hash and policy.needs_rehash(user.password_hash):
             user.password_hash = policy.hash(password)
             db.session.commit()
         return user
@@ -81,19 +95,45 @@ def check_password(email: str, password: str, origin: Origin) -> User | None:
 
 
 def verify_password(user: User, password: str) -> bool:
-    return password_policy().verify(user.password_hash, password)
+    return password_hasher().verify(user.password_hash, password)
+
+
+def confirm_password(
+    user: User, password: str, session: UserSession | None, origin: Origin
+) -> bool:
+    """The password typed again before a sensitive change: a right one makes ``session``'s
+    password fresh, a wrong one is recorded. Commits either way."""
+    if verify_password(user, password):
+        if session is not None:
+            sessions.confirm_password(session)
+        db.session.commit()
+        return True
+    audit.record(audit.PASSWORD_CONFIRM_FAILED, origin=origin, actor=user)
+    db.session.commit()
+    return False
+
+
+def check_new_password(password: str, *, email: str, name: str) -> None:
+    """Raises WeakPassword when the rules refuse ``password`` for this person."""
+    problem = problem_with(password, email=email, name=name)
+    if problem:
+        raise WeakPassword(problem)
 
 
 def set_password(user: User, new_password: str) -> None:
-    user.password_hash = password_policy().hash(new_password)
+    """Raises WeakPassword when the rules refuse it. Caller commits."""
+    check_new_password(new_password, email=user.email, name=user.name)
+    user.password_hash = password_hasher().hash(new_password)
     user.password_changed_at = clock.now()
 
 
 def change_password(
     user: User, current: str, new: str, *, keep: UserSession | None, origin: Origin
 ) -> None:
+    """Raises WeakPassword for a refused new password, WrongPassword for a wrong current one."""
+    check_new_password(new, email=user.email, name=user.name)
     if not verify_password(user, current):
-        raise AccountError("The current password is not right.")
+        raise WrongPassword("The current password is not right.")
     set_password(user, new)
     ended = sessions.end_all_except(user, keep)
     if keep is not None:
@@ -125,7 +165,7 @@ def update_profile(user: User, *, name: str, email: str, origin: Origin) -> None
         raise AccountError("Another account already uses this email.") from None
 
 
-def matching(query: str) -> Select[tuple[User]]:
+def matching(query: str) -> Select[User]:
     """Accounts whose name or email contains ``query`` (any case); everyone when empty."""
     statement = select(User)
     if query:
@@ -166,8 +206,4 @@ def count_by(query: str, expression: ColumnElement[str]) -> dict[str, int]:
     rows = db.session.execute(
         select(values.c.value, func.count().label("count")).group_by(values.c.value)
     )
-    return {row.value: row.count for row in rows}
-
-
-def count_users() -> int:
-    return db.session.scalar(select(func.count(User.id))) or 0
+    return {value: count for value, count in rows.tuples()}

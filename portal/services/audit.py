@@ -1,20 +1,14 @@
-"""The one door every security event goes through.
-
-``record`` writes the audit row; ``security_event`` lets other parts (notifications)
-react to the same event without the callers knowing about them.
-"""
+"""The one door every security event goes through: ``record`` writes the audit row in
+the caller's transaction, so a change and its record land together or not at all."""
 
 from __future__ import annotations
 
-from blinker import signal
 from sqlalchemy import select
 
 from portal import clock
 from portal.database import db
 from portal.models import AuditEvent, User
-from portal.web import Origin
-
-security_event = signal("portal.security-event")
+from portal.origin import Origin
 
 # Kinds, so that call sites and filters agree on the words.
 SIGN_IN = "sign_in"
@@ -87,17 +81,18 @@ def record(
     detail: str = "",
 ) -> AuditEvent:
     """Adds the event to the current transaction; the caller's commit makes it durable."""
+    # An event someone does to themselves has them as its subject too.
+    affected = subject or actor
     event = AuditEvent(
         kind=kind,
         occurred_at=clock.now(),
         actor_id=actor.id if actor else None,
-        subject_id=(subject or actor).id if (subject or actor) else None,
+        subject_id=affected.id if affected else None,
         ip=origin.ip if origin else "",
         user_agent=origin.user_agent if origin else "",
         detail=detail[:500],
     )
     db.session.add(event)
-    security_event.send(kind, event=event, actor=actor, subject=subject or actor)
     return event
 
 

@@ -13,10 +13,10 @@ from sqlalchemy import or_, select
 from portal import clock
 from portal.database import db
 from portal.models import ROLE_ADMIN, ROLE_EMPLOYEE, AuditEvent, Invitation, User
+from portal.origin import Origin
 from portal.services import accounts, audit, invitations, policy, sessions, two_step
 from portal.services.accounts import AccountError
 from portal.services.policy import Standing, TwoStepStanding
-from portal.web import Origin
 
 PER_PAGE = 25
 # Far beyond any real company; keeps the SQL offset a small number whatever the URL says.
@@ -204,19 +204,23 @@ def reset_password(employee: User, *, by: User, origin: Origin) -> str:
     return token
 
 
-def reset_two_step(employee: User, *, by: User, origin: Origin, reason: str) -> None:
+class ReasonNeeded(AccountError):
+    """The reset is allowed, but the form did not give a usable reason."""
+
+
+def reset_two_step(employee: User, *, by: User, origin: Origin, reason: str | None) -> None:
     """For someone who lost both phone and recovery codes: they enrol afresh after their
-    next password sign-in. Their sessions end; the reason is recorded."""
-    check_two_step_reset(employee, by=by)
-    two_step.reset(employee, reason=reason, origin=origin, by=by)
+    next password sign-in. Their sessions end; the reason is recorded.
 
-
-def check_two_step_reset(employee: User, *, by: User) -> None:
-    """Raises AccountError when there is nothing this admin may reset."""
+    Raises AccountError when there is nothing this admin may reset (said before anything
+    about the form), then ReasonNeeded when ``reason`` is missing."""
     if employee.id == by.id:
         raise AccountError("Use your own Security page to change your two-step authentication.")
     if not employee.two_step_enabled:
         raise AccountError(f"{employee.name} has no two-step authentication to reset.")
+    if not reason:
+        raise ReasonNeeded()
+    two_step.reset(employee, reason=reason, origin=origin, by=by)
 
 
 def open_link(employee: User) -> Invitation | None:

@@ -12,8 +12,8 @@ from sqlalchemy.exc import IntegrityError
 
 from portal.database import db
 from portal.models import ROLE_ADMIN, Company, User
+from portal.origin import Origin
 from portal.services import accounts, audit
-from portal.web import Origin
 
 TOKEN_FILE = "setup-token"
 
@@ -60,9 +60,11 @@ def complete(
     password: str,
     origin: Origin,
 ) -> User:
-    """Company row id=1 and the first admin in one transaction: a racing second setup fails."""
+    """Company row id=1 and the first admin in one transaction: a racing second setup fails.
+    Raises accounts.WeakPassword, before anything changes, for a password the rules refuse."""
     if not is_needed():
         raise SetupClosed()
+    accounts.check_new_password(password, email=email, name=admin_name)
     db.session.add(Company(id=1, name=company_name.strip()))
     try:
         db.session.flush()

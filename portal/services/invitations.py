@@ -10,9 +10,9 @@ from portal import clock
 from portal.crypto import hash_token, new_token
 from portal.database import db
 from portal.models import Invitation, User
+from portal.origin import Origin
 from portal.services import audit, sessions
 from portal.services.accounts import AccountError, set_password
-from portal.web import Origin
 
 LIFETIME = timedelta(days=7)
 PURPOSE_INVITE = "invite"
@@ -59,11 +59,11 @@ def accept(token: str, new_password: str, origin: Origin) -> User:
     invitation = find_valid(token)
     if invitation is None:
         raise AccountError("This link is no longer valid. Ask your administrator for a new one.")
-    claimed = db.session.execute(
+    claimed = db.rows_changed_by(
         update(Invitation)
         .where(Invitation.id == invitation.id, Invitation.used_at.is_(None))
         .values(used_at=clock.now())
-    ).rowcount
+    )
     if claimed != 1:
         db.session.rollback()
         raise AccountError("This link is no longer valid. Ask your administrator for a new one.")

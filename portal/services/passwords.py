@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import re
 
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher as Argon2Hasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 MIN_LENGTH = 10
 MAX_LENGTH = 256
 
 
-class PasswordPolicy:
+class PasswordHasher:
+    """Hashes and verifies passwords with the configured argon2id parameters."""
+
     def __init__(self, time_cost: int, memory_cost: int, parallelism: int) -> None:
-        self.hasher = PasswordHasher(
+        self.hasher = Argon2Hasher(
             time_cost=time_cost, memory_cost=memory_cost, parallelism=parallelism
         )
         # Made now, not on first use, so even the first unknown email costs one verify.

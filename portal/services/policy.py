@@ -29,8 +29,8 @@ from portal.models import (
     Company,
     User,
 )
+from portal.origin import Origin
 from portal.services import audit
-from portal.web import Origin
 
 AFTER_DEADLINE_CHOICES = {
     AFTER_DEADLINE_REFUSE: "refuse sign-in",
@@ -497,3 +497,36 @@ def _whole_number(value: object) -> bool:
 
 def _when(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "none"
+
+
+# --- sign-in under the policy ----------------------------------------------------------
+
+
+def refuses_sign_in(user: User, policy: CompanyPolicy | None = None) -> bool:
+    """Past the deadline without two-step, where the company refuses sign-in."""
+    policy = policy or current()
+    return (
+        policy.after_deadline == AFTER_DEADLINE_REFUSE
+        and standing_for(user, policy).state == Standing.OVERDUE
+    )
+
+
+def confines_to_set_up(user: User, policy: CompanyPolicy | None = None) -> bool:
+    """Past the deadline without two-step, where the company lets the employee in only to
+    set it up."""
+    policy = policy or current()
+    return (
+        policy.after_deadline == AFTER_DEADLINE_SETUP
+        and standing_for(user, policy).state == Standing.OVERDUE
+    )
+
+
+def refuse_sign_in(user: User, origin: Origin) -> None:
+    """Records a password step that the policy refused; commits."""
+    audit.record(
+        audit.SIGN_IN_REFUSED_OVERDUE,
+        origin=origin,
+        actor=user,
+        detail="two-step authentication not set up by the deadline",
+    )
+    db.session.commit()

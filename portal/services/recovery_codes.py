@@ -17,7 +17,7 @@ from portal import clock
 from portal.crypto import Keyring
 from portal.database import db
 from portal.models import RecoveryCode, User
-from portal.web import Origin
+from portal.origin import Origin
 
 ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"
 CODE_LENGTH = 10
@@ -83,7 +83,7 @@ def redeem(user: User, raw: str, origin: Origin) -> bool:
     if code is None:
         return False
     code_hash = _keyring().hash_recovery_code(code, user_id=user.id)
-    spent = db.session.execute(
+    spent = db.rows_changed_by(
         update(RecoveryCode)
         .where(
             RecoveryCode.user_id == user.id,
@@ -91,7 +91,7 @@ def redeem(user: User, raw: str, origin: Origin) -> bool:
             RecoveryCode.used_at.is_(None),
         )
         .values(used_at=clock.now(), used_ip=origin.ip, used_user_agent=origin.user_agent)
-    ).rowcount
+    )
     return spent == 1
 
 

@@ -10,7 +10,8 @@ from portal import clock
 from portal.crypto import hash_token, new_token
 from portal.database import db
 from portal.models import STAGE_FULL, STAGE_PASSWORD, User, UserSession
-from portal.web import Origin
+from portal.origin import Origin
+from portal.services import audit, policy
 
 PENDING_LIFETIME = timedelta(minutes=5)
 FRESH_PASSWORD_WINDOW = timedelta(minutes=5)
@@ -37,6 +38,54 @@ def start(
     db.session.add(row)
     db.session.flush()
     return token, row
+
+
+def begin_sign_in(
+    user: User, origin: Origin, *, replacing: UserSession | None, method: str = "password"
+) -> tuple[str, UserSession]:
+    """The password step passed: the browser's old row (if any) goes and a new one comes,
+    pending the second step when the account has two-step on (and no administrator
+    paused it), else fully signed in."""
+    if replacing is not None:
+        end(replacing)
+    if user.two_step_enabled and not policy.second_step_paused(user):
+        token, row = start(user, STAGE_PASSWORD, origin)
+        audit.record(audit.SIGN_IN_PASSWORD_PASSED, origin=origin, actor=user)
+    else:
+        token, row = start(user, STAGE_FULL, origin)
+        if user.two_step_enabled:
+            method += "; second step paused by an administrator"
+        audit.record(audit.SIGN_IN, origin=origin, actor=user, detail=method)
+    db.session.commit()
+    return token, row
+
+
+def complete_second_step(
+    row: UserSession, origin: Origin, *, method: str
+) -> tuple[str, UserSession]:
+    """The second step passed with ``method``; raises AlreadyEnded (and changes nothing)
+    when a racing request completed or cancelled this pending sign-in first."""
+    try:
+        token, fresh = promote(row, origin)
+    except AlreadyEnded:
+        db.session.rollback()
+        raise
+    audit.record(audit.SIGN_IN, origin=origin, actor=fresh.user, detail=method)
+    db.session.commit()
+    return token, fresh
+
+
+def sign_out(row: UserSession, origin: Origin) -> None:
+    """Ends this browser's session (or its pending sign-in, which is not recorded)."""
+    if row.stage == STAGE_FULL:
+        audit.record(audit.SIGN_OUT, origin=origin, actor=row.user)
+    end(row)
+    db.session.commit()
+
+
+def end_expired(row: UserSession) -> None:
+    end(row)
+    db.session.commit()
 
 
 def find(token: str | None) -> UserSession | None:
@@ -78,12 +127,12 @@ def promote(row: UserSession, origin: Origin) -> tuple[str, UserSession]:
 
 def end(row: UserSession) -> bool:
     """Deletes the row by a conditional DELETE; False if it was gone already."""
-    deleted = db.session.execute(
+    deleted = db.rows_changed_by(
         delete(UserSession)
         # The token hash too: SQLite may give a deleted row's id to the next new row.
         .where(UserSession.id == row.id, UserSession.token_hash == row.token_hash)
         .execution_options(synchronize_session=False)
-    ).rowcount
+    )
     db.session.expunge(row)
     return deleted == 1
 
@@ -92,7 +141,7 @@ def end_all_except(user: User, keep: UserSession | None) -> int:
     statement = delete(UserSession).where(UserSession.user_id == user.id)
     if keep is not None:
         statement = statement.where(UserSession.id != keep.id)
-    return db.session.execute(statement).rowcount
+    return db.rows_changed_by(statement)
 
 
 def active_for(user: User) -> list[UserSession]:
@@ -109,17 +158,28 @@ def confirm_password(row: UserSession) -> None:
     row.password_confirmed_at = clock.now()
 
 
-def password_is_fresh(row: UserSession | None, now: datetime | None = None) -> bool:
+def password_is_fresh(row: UserSession | None) -> bool:
     if row is None or row.password_confirmed_at is None:
         return False
-    return (now or clock.now()) - row.password_confirmed_at <= FRESH_PASSWORD_WINDOW
+    return clock.now() - row.password_confirmed_at <= FRESH_PASSWORD_WINDOW
 
 
-def end_one(user: User, session_id: int) -> bool:
-    """Ends one of the user's own sessions; another user's id changes nothing."""
-    return (
-        db.session.execute(
-            delete(UserSession).where(UserSession.id == session_id, UserSession.user_id == user.id)
-        ).rowcount
-        == 1
+def end_other(user: User, session_id: int, origin: Origin) -> bool:
+    """Signs out one of the user's other sessions; another user's id changes nothing."""
+    ended = db.rows_changed_by(
+        delete(UserSession).where(UserSession.id == session_id, UserSession.user_id == user.id)
     )
+    if ended != 1:
+        db.session.rollback()
+        return False
+    audit.record(audit.SESSION_ENDED, origin=origin, actor=user)
+    db.session.commit()
+    return True
+
+
+def sign_out_everywhere_else(user: User, keep: UserSession | None, origin: Origin) -> int:
+    """Ends every session of the user but ``keep``; returns how many ended."""
+    ended = end_all_except(user, keep)
+    audit.record(audit.OTHER_SESSIONS_ENDED, origin=origin, actor=user, detail=f"{ended} ended")
+    db.session.commit()
+    return ended

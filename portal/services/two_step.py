@@ -19,8 +19,8 @@ from portal import clock
 from portal.crypto import DecryptionError, Keyring
 from portal.database import db
 from portal.models import User, UserSession
+from portal.origin import Origin
 from portal.services import accounts, audit, policy, recovery_codes, sessions, totp
-from portal.web import Origin
 
 DELAY_FROM_FAILURE = 3
 LOCK_AFTER_FAILURES = 10
@@ -35,7 +35,6 @@ class Outcome:
     ok: bool
     message: str = ""
     field: str = "code"  # which form field the message belongs to
-    retry_after: int = 0  # seconds until the next code may be tried
     throttled: bool = False  # refused unchecked, because the account must wait
     codes: list[str] = dataclass_field(default_factory=list)
 
@@ -45,6 +44,8 @@ def _keyring() -> Keyring:
 
 
 def _secret(user: User) -> str:
+    if user.totp_secret is None:
+        raise DecryptionError("two-step authentication is off for this account")
     return _keyring().decrypt_secret(user.totp_secret, user_id=user.id)
 
 
@@ -93,9 +94,7 @@ def _throttled(user: User) -> Outcome | None:
     wait = seconds_to_wait(user)
     if wait:
         locked = user.second_step_failures >= LOCK_AFTER_FAILURES
-        return Outcome(
-            ok=False, message=_wait_message(wait, locked=locked), retry_after=wait, throttled=True
-        )
+        return Outcome(ok=False, message=_wait_message(wait, locked=locked), throttled=True)
     return None
 
 
@@ -122,7 +121,7 @@ def _record_failure(user: User, origin: Origin, message: str, detail: str) -> Ou
     if delay:
         locked = failures >= LOCK_AFTER_FAILURES
         message = f"{message} {_wait_message(int(delay.total_seconds()), locked=locked)}"
-    return Outcome(ok=False, message=message, retry_after=int(delay.total_seconds()))
+    return Outcome(ok=False, message=message)
 
 
 def _reset_failures(user: User) -> None:
@@ -136,7 +135,7 @@ def _reset_failures(user: User) -> None:
 def _claim_step(user: User, step: int) -> bool:
     """Accepts a time step once: a step at or before the last used one is refused, by one
     conditional UPDATE, so two app servers cannot both accept the same code."""
-    claimed = db.session.execute(
+    claimed = db.rows_changed_by(
         update(User)
         .where(
             User.id == user.id,
@@ -144,7 +143,7 @@ def _claim_step(user: User, step: int) -> bool:
         )
         .values(totp_last_step=step, second_step_failures=0, second_step_locked_until=None)
         .execution_options(synchronize_session=False)
-    ).rowcount
+    )
     if claimed == 1:
         user.totp_last_step = step
         _reset_failures(user)
@@ -217,18 +216,6 @@ def _check_code_or_recovery(user: User, code: str, origin: Origin) -> Outcome:
     return _check_current_code(user, code, origin)
 
 
-def _check_password(
-    user: User, password: str, origin: Origin, keep: UserSession | None
-) -> Outcome | None:
-    if accounts.verify_password(user, password):
-        if keep is not None:
-            sessions.confirm_password(keep)
-        return None
-    audit.record(audit.PASSWORD_CONFIRM_FAILED, origin=origin, actor=user)
-    db.session.commit()
-    return Outcome(ok=False, message="The password is not right.", field="password")
-
-
 def _confirm_identity(
     user: User,
     password: str,
@@ -240,9 +227,8 @@ def _confirm_identity(
 ) -> Outcome | None:
     """The password and a code, for a change that guards two-step itself; None when both
     are right, else the refusal. A wrong code counts like one at sign-in."""
-    refused = _check_password(user, password, origin, keep)
-    if refused:
-        return refused
+    if not accounts.confirm_password(user, password, keep, origin):
+        return Outcome(ok=False, message="The password is not right.", field="password")
     check = _check_code_or_recovery if recovery_allowed else _check_current_code
     outcome = check(user, code, origin)
     return None if outcome.ok else outcome
@@ -316,7 +302,7 @@ def confirm_enrolment(user: User, code: str, origin: Origin, keep: UserSession |
     pending_blob = user.pending_totp_secret
     # Only the request that clears this exact pending secret goes on: a double submit,
     # or two tabs, cannot enrol twice or make two sets of recovery codes.
-    swapped = db.session.execute(
+    swapped = db.rows_changed_by(
         update(User)
         .where(User.id == user.id, User.pending_totp_secret == pending_blob)
         .values(
@@ -328,7 +314,7 @@ def confirm_enrolment(user: User, code: str, origin: Origin, keep: UserSession |
             second_step_locked_until=None,
         )
         .execution_options(synchronize_session=False)
-    ).rowcount
+    )
     if swapped != 1:
         db.session.rollback()
         return Outcome(

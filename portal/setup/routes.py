@@ -3,11 +3,8 @@
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 
 from portal.auth import current
-from portal.database import db
 from portal.extensions import limiter
-from portal.models import STAGE_FULL
-from portal.services import audit, first_run
-from portal.services.passwords import problem_with
+from portal.services import accounts, first_run
 from portal.setup.forms import SetupForm
 from portal.web import request_origin
 
@@ -25,25 +22,22 @@ def start():
 
     form = SetupForm(token=token)
     if form.validate_on_submit():
-        problem = problem_with(form.password.data, email=form.email.data, name=form.admin_name.data)
-        if problem:
-            form.password.errors.append(problem)
+        origin = request_origin()
+        try:
+            admin = first_run.complete(
+                current_app.instance_path,
+                company_name=form.company_name.data,
+                admin_name=form.admin_name.data,
+                email=form.email.data,
+                password=form.password.data,
+                origin=origin,
+            )
+        except accounts.WeakPassword as problem:
+            form.password.errors.append(str(problem))
+        except first_run.SetupClosed:
+            abort(404)
         else:
-            origin = request_origin()
-            try:
-                admin = first_run.complete(
-                    current_app.instance_path,
-                    company_name=form.company_name.data,
-                    admin_name=form.admin_name.data,
-                    email=form.email.data,
-                    password=form.password.data,
-                    origin=origin,
-                )
-            except first_run.SetupClosed:
-                abort(404)
-            current.begin(admin, STAGE_FULL, origin)
-            audit.record(audit.SIGN_IN, origin=origin, actor=admin, detail="setup")
-            db.session.commit()
+            current.begin(admin, origin, method="setup")
             flash("Your portal is ready. Turn on two-step authentication first.", "success")
             return redirect(url_for("profile.security"), code=303)
     status = 422 if request.method == "POST" else 200

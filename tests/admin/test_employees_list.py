@@ -292,10 +292,6 @@ def test_the_service_filters_by_state(app, company_of_every_state, state, expect
         assert listing.total == len(expected)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the employees view must pass state=request.args.get('state') to listing()",
-)
 def test_a_state_link_filters_the_list(client, company_of_every_state):
     response = client.get("/admin/?state=overdue")
     assert rows(response) == ["Emma Stone"]

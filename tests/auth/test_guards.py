@@ -16,8 +16,8 @@ from portal.auth.current import COOKIE_NAME
 from portal.crypto import DecryptionError
 from portal.database import db
 from portal.models import STAGE_FULL, AuditEvent, Invitation, RecoveryCode, User, UserSession
+from portal.origin import Origin
 from portal.services import accounts, audit, invitations, sessions, totp
-from portal.web import Origin
 from tests.support import (
     DEFAULT_PASSWORD,
     audit_kinds,
@@ -119,10 +119,20 @@ def test_the_code_that_confirmed_enrolment_cannot_sign_in_in_the_same_step(
     client, app, employee, clock
 ):
     sign_in(client, "emma@example.com")
-    secret = secret_from_page(page_text(post(client, "/profile/security/enable")))
+    secret = secret_from_page(
+        page_text(post(client, "/profile/security/enable", follow_redirects=True))
+    )
     code = totp.code_at(secret, clock.now())
-    assert post(client, "/profile/security/confirm", {"code": code}).status_code == 200
-    assert post(client, "/profile/security/codes-saved", {"saved": "y"}).status_code == 200
+    assert (
+        post(client, "/profile/security/confirm", {"code": code}, follow_redirects=True).status_code
+        == 200
+    )
+    assert (
+        post(
+            client, "/profile/security/codes-saved", {"saved": "y"}, follow_redirects=True
+        ).status_code
+        == 200
+    )
     assert user_row(app, employee).totp_last_step == totp.step_at(clock.now())
     post(client, "/logout")
 
@@ -289,7 +299,13 @@ def test_a_wrong_password_on_the_security_page_is_recorded(client, app, employee
     sign_in(client, "emma@example.com")
     clock.advance(minutes=6)  # the password is no longer fresh: Enable asks for it
     assert (
-        post(client, "/profile/security/enable", {"password": "not my password"}).status_code == 422
+        post(
+            client,
+            "/profile/security/enable",
+            {"password": "not my password"},
+            follow_redirects=True,
+        ).status_code
+        == 422
     )
     with app.app_context():
         event = db.session.scalars(
@@ -323,7 +339,7 @@ def test_signing_in_again_in_the_same_browser_removes_its_previous_row(app, empl
         "/login", method="POST", headers={"Cookie": f"{COOKIE_NAME}={old_token}"}
     ):
         assert current.current_session() is not None  # the browser's previous session
-        current.begin(db.session.get(User, olga), STAGE_FULL, Origin("127.0.0.1", "pytest"))
+        current.begin(db.session.get(User, olga), Origin("127.0.0.1", "pytest"))
         db.session.commit()
     with app.app_context():
         assert sessions.find(old_token) is None

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from portal.config import Defaults
 from portal.database import db
 from portal.models import User, UserSession
-from portal.services.passwords import PasswordPolicy
+from portal.services import passwords
 from tests.support import DEFAULT_PASSWORD, page_text, sign_in
 
 SIGN_IN_FAILED = "That email and password do not match an active account."
@@ -28,7 +28,7 @@ def test_the_defaults_are_argon2id_with_at_least_19_mib_and_two_passes():
 
 def test_an_app_with_default_settings_hashes_with_those_parameters(make_app):
     app = make_app(fast_hashing=False)
-    parameters = extract_parameters(app.extensions["password_policy"].hash("a sturdy passphrase"))
+    parameters = extract_parameters(app.extensions["password_hasher"].hash("a sturdy passphrase"))
     assert parameters.type is Type.ID
     assert parameters.memory_cost >= 19456
     assert parameters.time_cost >= 2
@@ -38,7 +38,7 @@ def test_the_cost_comes_from_the_environment(make_app, monkeypatch):
     monkeypatch.setenv("PORTAL_PASSWORD_MEMORY_COST", "65536")
     monkeypatch.setenv("PORTAL_PASSWORD_TIME_COST", "3")
     app = make_app(fast_hashing=False)
-    parameters = extract_parameters(app.extensions["password_policy"].hash("a sturdy passphrase"))
+    parameters = extract_parameters(app.extensions["password_hasher"].hash("a sturdy passphrase"))
     assert (parameters.memory_cost, parameters.time_cost) == (65536, 3)
 
 
@@ -82,7 +82,7 @@ def test_an_argon2i_or_bcrypt_era_hash_is_renewed_too(app, make_user, make_app):
 class VerifyCounter:
     """Stands in for the policy's hasher, to see how much work each answer costs."""
 
-    def __init__(self, policy: PasswordPolicy, monkeypatch) -> None:
+    def __init__(self, policy: passwords.PasswordHasher, monkeypatch) -> None:
         self.hashes: list[str] = []
         self._hasher = policy.hasher
         monkeypatch.setattr(policy, "hasher", self)
@@ -113,7 +113,7 @@ def test_every_failure_gets_the_same_answer_and_the_same_work(
     with app.app_context():
         db.session.add(User(name="Not Yet", email="nopassword@example.com", password_hash=None))
         db.session.commit()
-    policy = app.extensions["password_policy"]
+    policy = app.extensions["password_hasher"]
     counter = VerifyCounter(policy, monkeypatch)
 
     response = sign_in(client, email, password)
@@ -129,7 +129,7 @@ def test_every_failure_gets_the_same_answer_and_the_same_work(
 
 
 def test_a_successful_sign_in_also_verifies_once(app, client, employee, monkeypatch):
-    counter = VerifyCounter(app.extensions["password_policy"], monkeypatch)
+    counter = VerifyCounter(app.extensions["password_hasher"], monkeypatch)
     assert sign_in(client, "emma@example.com").status_code == 303
     assert len(counter.hashes) == 1
 

@@ -179,7 +179,7 @@ def test_redis_storage_shares_the_counters_between_app_servers(
     client = redis.Redis.from_url(url)
     try:
         first = server()
-        for n in range(PER_ACCOUNT):
+        for _ in range(PER_ACCOUNT):
             assert attempt(first.test_client(), account, ip=ip).status_code == 422
         assert any(client.scan_iter(match=f"LIMITS:*{account}*"))
         # Another app server (a new app, a new connection) sees the same counters.

@@ -261,7 +261,7 @@ def test_the_fresh_password_window_starts_at_the_password_step(client, employee,
     assert post(client, "/login/code", {"code": _code(secret, clock)}).status_code == 303
     clock.advance(minutes=2)  # six minutes after the password was typed
     # The Security page asks for the password again before anything guarded.
-    response = post(client, "/profile/security/enable")
+    response = post(client, "/profile/security/enable", follow_redirects=True)
     assert response.status_code == 200
     assert "confirm your password" in page_text(response)
 

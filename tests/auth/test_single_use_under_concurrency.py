@@ -4,8 +4,8 @@ from sqlalchemy import func, select
 
 from portal.database import db
 from portal.models import RecoveryCode, User
+from portal.origin import Origin
 from portal.services import recovery_codes, totp
-from portal.web import Origin
 from tests.support import post, race, sign_in
 
 RACERS = 20

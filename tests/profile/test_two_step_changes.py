@@ -29,6 +29,7 @@ def test_device_change_needs_the_password_and_a_code(client, app, employee, enro
         client,
         "/profile/security/device",
         {"password": "nope nope nope", "code": totp.code_at(secret, clock.now())},
+        follow_redirects=True,
     )
     assert wrong_password.status_code == 422
     assert "password is not right" in page_text(wrong_password)
@@ -39,6 +40,7 @@ def test_device_change_needs_the_password_and_a_code(client, app, employee, enro
             "password": "correct horse battery",
             "code": "000000" if totp.code_at(secret, clock.now()) != "000000" else "111111",
         },
+        follow_redirects=True,
     )
     assert wrong_code.status_code == 422
     assert user_row(app, employee).pending_totp_secret is None
@@ -53,6 +55,7 @@ def test_new_phone_keeps_the_old_one_working_until_confirmed(
         client,
         "/profile/security/device",
         {"password": "correct horse battery", "code": totp.code_at(old_secret, clock.now())},
+        follow_redirects=True,
     )
     assert started.status_code == 200
     page = page_text(started)
@@ -65,7 +68,10 @@ def test_new_phone_keeps_the_old_one_working_until_confirmed(
     sign_in_with_code(other_client, old_secret, clock)
 
     confirmed = post(
-        client, "/profile/security/confirm", {"code": totp.code_at(new_secret, clock.now())}
+        client,
+        "/profile/security/confirm",
+        {"code": totp.code_at(new_secret, clock.now())},
+        follow_redirects=True,
     )
     assert confirmed.status_code == 200
     assert "Your new device is set up" in page_text(confirmed)
@@ -93,11 +99,14 @@ def test_device_change_with_a_recovery_code_and_cancel(client, app, employee, en
     old_secret, codes = enrol(employee)
     sign_in_with_code(client, old_secret, clock)
     started = post(
-        client, "/profile/security/device", {"password": "correct horse battery", "code": codes[0]}
+        client,
+        "/profile/security/device",
+        {"password": "correct horse battery", "code": codes[0]},
+        follow_redirects=True,
     )
     assert started.status_code == 200
     assert "Set up your new device" in page_text(started)
-    cancelled = post(client, "/profile/security/cancel")
+    cancelled = post(client, "/profile/security/cancel", follow_redirects=True)
     assert "keeps working" in page_text(cancelled)
     user = user_row(app, employee)
     assert user.pending_totp_secret is None and user.totp_secret is not None
@@ -116,7 +125,10 @@ def test_turn_off_needs_password_and_code_and_removes_everything(
     sign_in_with_code(client, secret, clock)
 
     refused = post(
-        client, "/profile/security/turn-off", {"password": "correct horse battery", "code": "12345"}
+        client,
+        "/profile/security/turn-off",
+        {"password": "correct horse battery", "code": "12345"},
+        follow_redirects=True,
     )
     assert refused.status_code == 422
     assert user_row(app, employee).totp_secret is not None
@@ -125,6 +137,7 @@ def test_turn_off_needs_password_and_code_and_removes_everything(
         client,
         "/profile/security/turn-off",
         {"password": "correct horse battery", "code": totp.code_at(secret, clock.now())},
+        follow_redirects=True,
     )
     assert done.status_code == 200
     assert "Two-step authentication is off" in page_text(done)
@@ -154,6 +167,7 @@ def test_turn_off_is_refused_where_the_policy_forbids_it(
         client,
         "/profile/security/turn-off",
         {"password": "correct horse battery", "code": totp.code_at(secret, clock.now())},
+        follow_redirects=True,
     )
     assert refused.status_code == 422
     assert user_row(app, employee).totp_secret is not None
@@ -171,12 +185,14 @@ def test_regenerate_needs_password_and_a_current_code_and_replaces_all(
         client,
         "/profile/security/recovery-codes",
         {"password": "correct horse battery", "code": old_codes[0]},
+        follow_redirects=True,
     )
     assert with_recovery_code.status_code == 422  # a current app code is needed here
     wrong_password = post(
         client,
         "/profile/security/recovery-codes",
         {"password": "wrong password!", "code": totp.code_at(secret, clock.now())},
+        follow_redirects=True,
     )
     assert wrong_password.status_code == 422
 
@@ -184,11 +200,12 @@ def test_regenerate_needs_password_and_a_current_code_and_replaces_all(
         client,
         "/profile/security/recovery-codes",
         {"password": "correct horse battery", "code": totp.code_at(secret, clock.now())},
+        follow_redirects=True,
     )
     assert response.status_code == 200
     new_codes = recovery_codes_from_page(page_text(response))
     assert len(new_codes) == 10 and not set(new_codes) & set(old_codes)
-    post(client, "/profile/security/codes-saved", {"saved": "y"})
+    post(client, "/profile/security/codes-saved", {"saved": "y"}, follow_redirects=True)
 
     sign_in(other_client, "emma@example.com")
     assert post(other_client, "/login/recovery", {"code": old_codes[1]}).status_code == 422
@@ -213,7 +230,7 @@ TWO_STEP_FORMS = [
 
 
 def test_every_two_step_form_needs_the_csrf_token(client, app, employee, enrol, clock):
-    secret, codes = enrol(employee)
+    secret, _codes = enrol(employee)
     sign_in_with_code(client, secret, clock)
     before = user_row(app, employee)
     for path in TWO_STEP_FORMS:
@@ -297,12 +314,14 @@ def test_recent_activity_shows_the_employees_events(client, employee, enrol, clo
 def test_no_secret_or_code_in_cookies_logs_or_pages(client, app, employee, clock, caplog):
     caplog.set_level("DEBUG")
     sign_in(client, "emma@example.com")
-    secret = secret_from_page(page_text(post(client, "/profile/security/enable")))
+    secret = secret_from_page(
+        page_text(post(client, "/profile/security/enable", follow_redirects=True))
+    )
     code = totp.code_at(secret, clock.now())
     codes = recovery_codes_from_page(
-        page_text(post(client, "/profile/security/confirm", {"code": code}))
+        page_text(post(client, "/profile/security/confirm", {"code": code}, follow_redirects=True))
     )
-    post(client, "/profile/security/codes-saved", {"saved": "y"})
+    post(client, "/profile/security/codes-saved", {"saved": "y"}, follow_redirects=True)
     secrets = [secret, totp.grouped(secret), *codes, *(c.replace("-", "") for c in codes)]
 
     cookies = " ".join(cookie.value for cookie in client._cookies.values())
@@ -322,7 +341,12 @@ def test_wrong_passwords_share_one_tight_budget_per_account(client, app, employe
     sign_in(client, "emma@example.com")
     clock.advance(minutes=6)  # the password is no longer fresh, so Enable asks for it
     statuses = [
-        post(client, "/profile/security/enable", {"password": f"guess number {i}"}).status_code
+        post(
+            client,
+            "/profile/security/enable",
+            {"password": f"guess number {i}"},
+            follow_redirects=True,
+        ).status_code
         for i in range(5)
     ]
     statuses += [
@@ -340,10 +364,21 @@ def test_wrong_passwords_share_one_tight_budget_per_account(client, app, employe
     assert statuses == [422] * 10
     # The eleventh wrong guess, on any of these forms, waits; so does the right password.
     assert (
-        post(client, "/profile/security/enable", {"password": "guess number 11"}).status_code == 429
+        post(
+            client,
+            "/profile/security/enable",
+            {"password": "guess number 11"},
+            follow_redirects=True,
+        ).status_code
+        == 429
     )
     assert (
-        post(client, "/profile/security/enable", {"password": "correct horse battery"}).status_code
+        post(
+            client,
+            "/profile/security/enable",
+            {"password": "correct horse battery"},
+            follow_redirects=True,
+        ).status_code
         == 429
     )
     assert user_row(app, employee).pending_totp_secret is None

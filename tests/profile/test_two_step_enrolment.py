@@ -16,7 +16,7 @@ from tests.support import (
 
 
 def _start(client, clock):
-    response = post(client, "/profile/security/enable")
+    response = post(client, "/profile/security/enable", follow_redirects=True)
     assert response.status_code == 200
     return page_text(response)
 
@@ -45,7 +45,7 @@ def test_wrong_code_says_so_and_changes_nothing(client, app, employee, clock):
     sign_in(client, "emma@example.com")
     secret = secret_from_page(_start(client, clock))
     wrong = "000000" if totp.code_at(secret, clock.now()) != "000000" else "111111"
-    response = post(client, "/profile/security/confirm", {"code": wrong})
+    response = post(client, "/profile/security/confirm", {"code": wrong}, follow_redirects=True)
     assert response.status_code == 422
     assert "That code is not right" in page_text(response)
     assert user_row(app, employee).totp_secret is None
@@ -55,7 +55,12 @@ def test_code_from_a_phone_clock_minutes_off_is_explained(client, app, employee,
     sign_in(client, "emma@example.com")
     secret = secret_from_page(_start(client, clock))
     phone_time = clock.now().replace(minute=clock.now().minute + 5)
-    response = post(client, "/profile/security/confirm", {"code": totp.code_at(secret, phone_time)})
+    response = post(
+        client,
+        "/profile/security/confirm",
+        {"code": totp.code_at(secret, phone_time)},
+        follow_redirects=True,
+    )
     assert response.status_code == 422
     assert "about 5 minutes" in page_text(response)
     assert "ahead of" in page_text(response)
@@ -66,7 +71,10 @@ def test_correct_code_turns_it_on_and_shows_ten_codes_until_saved(client, app, e
     sign_in(client, "emma@example.com")
     secret = secret_from_page(_start(client, clock))
     response = post(
-        client, "/profile/security/confirm", {"code": totp.code_at(secret, clock.now())}
+        client,
+        "/profile/security/confirm",
+        {"code": totp.code_at(secret, clock.now())},
+        follow_redirects=True,
     )
     assert response.status_code == 200
     page = page_text(response)
@@ -95,12 +103,12 @@ def test_correct_code_turns_it_on_and_shows_ten_codes_until_saved(client, app, e
     assert all(code in page_text(download) for code in codes)
 
     # Setup is not finished until the employee confirms the codes are saved.
-    refused = post(client, "/profile/security/codes-saved", {})
+    refused = post(client, "/profile/security/codes-saved", {}, follow_redirects=True)
     assert refused.status_code == 422
     assert "Tick the box" in page_text(refused)
     assert recovery_codes_from_page(page_text(client.get("/profile/security"))) == codes
 
-    done = post(client, "/profile/security/codes-saved", {"saved": "y"})
+    done = post(client, "/profile/security/codes-saved", {"saved": "y"}, follow_redirects=True)
     assert done.status_code == 200
     after = page_text(client.get("/profile/security"))
     assert recovery_codes_from_page(after) == []
@@ -120,7 +128,7 @@ def test_nothing_changes_for_sign_in_before_confirmation(client, app, employee, 
 def test_cancel_drops_the_pending_secret(client, app, employee, clock):
     sign_in(client, "emma@example.com")
     _start(client, clock)
-    response = post(client, "/profile/security/cancel")
+    response = post(client, "/profile/security/cancel", follow_redirects=True)
     assert "Setup was cancelled" in page_text(response)
     assert user_row(app, employee).pending_totp_secret is None
 
@@ -128,16 +136,23 @@ def test_cancel_drops_the_pending_secret(client, app, employee, clock):
 def test_enrolment_needs_a_fresh_password(client, app, employee, clock):
     sign_in(client, "emma@example.com")
     clock.advance(minutes=6)
-    asked = post(client, "/profile/security/enable")
+    asked = post(client, "/profile/security/enable", follow_redirects=True)
     assert "confirm your password" in page_text(asked)
     assert user_row(app, employee).pending_totp_secret is None
 
-    wrong = post(client, "/profile/security/enable", {"password": "not my password"})
+    wrong = post(
+        client, "/profile/security/enable", {"password": "not my password"}, follow_redirects=True
+    )
     assert wrong.status_code == 422
     assert "The password is not right" in page_text(wrong)
     assert user_row(app, employee).pending_totp_secret is None
 
-    right = post(client, "/profile/security/enable", {"password": "correct horse battery"})
+    right = post(
+        client,
+        "/profile/security/enable",
+        {"password": "correct horse battery"},
+        follow_redirects=True,
+    )
     assert right.status_code == 200
     assert secret_from_page(page_text(right))
 
@@ -147,7 +162,10 @@ def test_confirming_after_the_password_went_stale_asks_again(client, app, employ
     secret = secret_from_page(_start(client, clock))
     clock.advance(minutes=6)
     response = post(
-        client, "/profile/security/confirm", {"code": totp.code_at(secret, clock.now())}
+        client,
+        "/profile/security/confirm",
+        {"code": totp.code_at(secret, clock.now())},
+        follow_redirects=True,
     )
     assert response.status_code == 403
     assert user_row(app, employee).totp_secret is None
@@ -188,8 +206,8 @@ def test_enrolment_can_be_confirmed_once(client, other_client, app, employee, cl
     sign_in(client, "emma@example.com")
     secret = secret_from_page(_start(client, clock))
     code = totp.code_at(secret, clock.now())
-    first = post(client, "/profile/security/confirm", {"code": code})
-    second = post(client, "/profile/security/confirm", {"code": code})
+    first = post(client, "/profile/security/confirm", {"code": code}, follow_redirects=True)
+    second = post(client, "/profile/security/confirm", {"code": code}, follow_redirects=True)
     assert first.status_code == 200
     assert second.status_code == 409
     with app.app_context():

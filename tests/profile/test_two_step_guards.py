@@ -52,7 +52,7 @@ def _two_step_state(app, user_id):
 
 
 def _start_enrolment(client):
-    response = post(client, "/profile/security/enable")
+    response = post(client, "/profile/security/enable", follow_redirects=True)
     assert response.status_code == 200
     return secret_from_page(page_text(response))
 
@@ -99,6 +99,7 @@ def test_a_wrong_code_on_the_device_change_form_counts_against_the_account(
         client,
         "/profile/security/device",
         {"password": DEFAULT_PASSWORD, "code": wrong_code(secret, clock)},
+        follow_redirects=True,
     )
     assert response.status_code == 422
     user = user_row(app, employee)
@@ -152,7 +153,9 @@ def test_pending_enrolment_key_and_qr_are_hidden_once_the_password_is_stale(
         assert PASSWORD_PROMPT in page
 
     # A fresh password shows the same enrolment again.
-    again = post(client, "/profile/security/enable", {"password": DEFAULT_PASSWORD})
+    again = post(
+        client, "/profile/security/enable", {"password": DEFAULT_PASSWORD}, follow_redirects=True
+    )
     assert again.status_code == 200
     assert secret_from_page(page_text(again)) == secret
 
@@ -160,7 +163,9 @@ def test_pending_enrolment_key_and_qr_are_hidden_once_the_password_is_stale(
 def _enabled_with_unsaved_codes(client, clock) -> list[str]:
     sign_in(client, "emma@example.com")
     secret = _start_enrolment(client)
-    confirmed = post(client, "/profile/security/confirm", {"code": _code(secret, clock)})
+    confirmed = post(
+        client, "/profile/security/confirm", {"code": _code(secret, clock)}, follow_redirects=True
+    )
     assert confirmed.status_code == 200
     codes = recovery_codes_from_page(page_text(confirmed))
     assert len(codes) == 10
@@ -180,7 +185,9 @@ def test_unsaved_recovery_codes_are_hidden_once_the_password_is_stale(client, ap
         assert PASSWORD_PROMPT in page
     assert user_row(app, employee).unsaved_recovery_codes is not None
 
-    again = post(client, "/profile/security/enable", {"password": DEFAULT_PASSWORD})
+    again = post(
+        client, "/profile/security/enable", {"password": DEFAULT_PASSWORD}, follow_redirects=True
+    )
     assert recovery_codes_from_page(page_text(again)) == codes
 
 
@@ -236,16 +243,28 @@ def test_a_pending_enrolment_expires_after_thirty_minutes(client, app, employee,
     sign_in(client, "emma@example.com")
     old_secret = _start_enrolment(client)
     clock.advance(minutes=31)
-    renewed = post(client, "/profile/security/enable", {"password": DEFAULT_PASSWORD})
+    renewed = post(
+        client, "/profile/security/enable", {"password": DEFAULT_PASSWORD}, follow_redirects=True
+    )
     assert renewed.status_code == 200
     new_secret = secret_from_page(page_text(renewed))
     assert new_secret != old_secret
 
-    refused = post(client, "/profile/security/confirm", {"code": _code(old_secret, clock)})
+    refused = post(
+        client,
+        "/profile/security/confirm",
+        {"code": _code(old_secret, clock)},
+        follow_redirects=True,
+    )
     assert refused.status_code == 422
     assert user_row(app, employee).totp_secret is None
     assert (
-        post(client, "/profile/security/confirm", {"code": _code(new_secret, clock)}).status_code
+        post(
+            client,
+            "/profile/security/confirm",
+            {"code": _code(new_secret, clock)},
+            follow_redirects=True,
+        ).status_code
         == 200
     )
 
@@ -254,9 +273,17 @@ def test_a_pending_enrolment_still_confirms_within_thirty_minutes(client, app, e
     sign_in(client, "emma@example.com")
     secret = _start_enrolment(client)
     clock.advance(minutes=29)
-    again = post(client, "/profile/security/enable", {"password": DEFAULT_PASSWORD})
+    again = post(
+        client, "/profile/security/enable", {"password": DEFAULT_PASSWORD}, follow_redirects=True
+    )
     assert secret_from_page(page_text(again)) == secret
     assert (
-        post(client, "/profile/security/confirm", {"code": _code(secret, clock)}).status_code == 200
+        post(
+            client,
+            "/profile/security/confirm",
+            {"code": _code(secret, clock)},
+            follow_redirects=True,
+        ).status_code
+        == 200
     )
     assert user_row(app, employee).totp_secret is not None

@@ -11,9 +11,9 @@ from sqlalchemy import select
 
 from portal.database import db
 from portal.models import AuditEvent, Company, User
+from portal.origin import Origin
 from portal.services import policy, two_step
 from portal.services.policy import CompanyPolicy, PolicyError, Standing, TwoStepStanding
-from portal.web import Origin
 
 ORIGIN = Origin("127.0.0.1", "pytest")
 DAY = timedelta(days=1)

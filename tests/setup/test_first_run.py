@@ -110,7 +110,10 @@ def test_setup_is_closed_once_any_user_exists(client, app, token):
     # An administrator made on the command line before anyone opened the link.
     with app.app_context():
         accounts.create(
-            name="Cli Admin", email="cli@example.com", password="x" * 12, role=ROLE_ADMIN
+            name="Cli Admin",
+            email="cli@example.com",
+            password="cli admin passphrase",
+            role=ROLE_ADMIN,
         )
         db.session.commit()
     assert client.get("/setup", query_string={"token": token}).status_code == 404
