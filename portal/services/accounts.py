@@ -203,7 +203,5 @@ def count_by(query: str, expression: ColumnElement[str]) -> dict[str, int]:
     # Grouped through a subquery: PostgreSQL would not see a select and a GROUP BY that
     # each bind their own copy of the expression's parameters as the same expression.
     values = matching(query).with_only_columns(expression.label("value")).subquery()
-    rows = db.session.execute(
-        select(values.c.value, func.count().label("count")).group_by(values.c.value)
-    )
-    return {value: count for value, count in rows.tuples()}
+    rows = db.session.execute(select(values.c.value, func.count()).group_by(values.c.value))
+    return dict(rows.all())

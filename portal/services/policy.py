@@ -263,12 +263,12 @@ def save_settings(
         company.two_step_mandatory_since = clock.now() if mandatory else None
         changes.append("mandatory: off -> on" if mandatory else "mandatory: on -> off")
         if not mandatory:
-            cleared = db.session.execute(
+            cleared = db.rows_changed_by(
                 update(User)
                 .where(User.two_step_extended_until.is_not(None))
                 .values(two_step_extended_until=None)
                 .execution_options(synchronize_session="fetch")
-            ).rowcount
+            )
             if cleared:
                 changes.append(f"{cleared} deadline extensions cleared")
     if grace_days != old.grace_days:
@@ -380,21 +380,13 @@ def adoption(policy: CompanyPolicy | None = None) -> Adoption:
     policy = policy or current()
     now = clock.now()
     active = db.session.scalar(select(func.count(User.id)).where(User.active == true())) or 0
-    enabled_at = sorted(
+    enabled_at = list(
         db.session.scalars(
-            select(User.totp_enabled_at).where(
-                User.active == true(),
-                User.totp_secret.is_not(None),
-                User.totp_enabled_at.is_not(None),
-            )
+            select(User.totp_enabled_at).where(User.active == true(), User.totp_secret.is_not(None))
         )
     )
-    enabled = (
-        db.session.scalar(
-            select(func.count(User.id)).where(User.active == true(), User.totp_secret.is_not(None))
-        )
-        or 0
-    )
+    enabled = len(enabled_at)
+    known = sorted(moment for moment in enabled_at if moment is not None)
     if not policy.mandatory or policy.mandatory_since is None:
         return Adoption(active, enabled, [], None, None)
     first = max(policy.mandatory_since.date(), now.date() - timedelta(days=MAX_CHART_DAYS - 1))
@@ -402,7 +394,7 @@ def adoption(policy: CompanyPolicy | None = None) -> Adoption:
     day = first
     while day <= now.date():
         end_of_day = datetime.combine(day + timedelta(days=1), time(0), UTC)
-        days.append(AdoptionDay(day, bisect.bisect_left(enabled_at, end_of_day)))
+        days.append(AdoptionDay(day, bisect.bisect_left(known, end_of_day)))
         day += timedelta(days=1)
     return Adoption(
         active=active,
