@@ -77,8 +77,7 @@ def login():
 
     if policy.refuses_sign_in(user):
         policy.refuse_sign_in(user, origin)
-        form.password.errors.append(SIGN_IN_REFUSED_OVERDUE)
-        return render_template("auth/login.html", form=form), 403
+        return render_template("auth/login.html", form=form, refused=SIGN_IN_REFUSED_OVERDUE), 403
 
     destination = safe_next(form.next.data)
     row = current.begin(user, origin)
