@@ -43,12 +43,15 @@ def csrf_token(client: FlaskClient, path: str = "/login") -> str:
 
 
 def post(client: FlaskClient, path: str, data: dict | None = None, *, htmx: bool = False, **kwargs):
-    """A form post with this client's CSRF token, as the browser would send it."""
+    """A form post with this client's CSRF token, as the browser would send it: in the form
+    body for a plain post, in the X-CSRFToken header (and not in the body) for htmx."""
     data = dict(data or {})
-    data.setdefault("csrf_token", csrf_token(client))
     headers = dict(kwargs.pop("headers", {}) or {})
     if htmx:
         headers.update(HTMX_HEADERS)
+        headers.setdefault("X-CSRFToken", csrf_token(client))
+    else:
+        data.setdefault("csrf_token", csrf_token(client))
     return client.post(path, data=data, headers=headers, **kwargs)
 
 

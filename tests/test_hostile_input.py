@@ -205,7 +205,7 @@ def payloads(fields: list[str], token: str) -> list[Payload]:
         Payload(
             "blank fields from htmx",
             True,
-            {"data": with_token(dict.fromkeys(fields, "")), "headers": HTMX_HEADERS},
+            {"data": _blank(fields), "headers": {**HTMX_HEADERS, "X-CSRFToken": token}},
         ),
     ]
     for name in fields:
