@@ -23,7 +23,14 @@ from portal.auth.current import PENDING_ENDPOINTS
 from portal.database import Base, db
 from portal.models import User
 from portal.services import first_run, invitations
-from tests.support import DEFAULT_PASSWORD, HTMX_HEADERS, csrf_token, page_text, sign_in
+from tests.support import (
+    DEFAULT_PASSWORD,
+    HTMX_HEADERS,
+    csrf_token,
+    page_text,
+    sign_in,
+    totp_code,
+)
 
 MEGABYTE = 1024 * 1024
 # Used when no form of the portal posts to a route: the names forms here tend to use.
@@ -315,9 +322,7 @@ def worlds(app, request, clock):
             response = sign_in(browser, "ada@example.com")
             assert response.status_code == 303
             if secret:
-                from portal.services import totp
-
-                code = totp.code_at(secret, clock.now())
+                code = totp_code(secret, clock)
                 clock.advance(seconds=30)
                 response = browser.post(
                     "/login/code",

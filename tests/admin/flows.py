@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 
 from portal.database import db
-from portal.models import AuditEvent, Invitation, User, UserSession
+from portal.models import AuditEvent, Invitation, UserSession
 from tests.support import page_text, post
 
 _LINK = re.compile(r'id="invite-link-url">(http://localhost/invitation/[A-Za-z0-9_-]+)</code>')
@@ -25,21 +25,6 @@ def add_employee(client, name="Noah Brook", email="noah@example.com", role="empl
     response = post(client, "/admin/employees/new", {"name": name, "email": email, "role": role})
     assert response.status_code == 200, page_text(response)
     return link_in(response)
-
-
-def user_by_email(app, email: str) -> User | None:
-    with app.app_context():
-        user = db.session.scalars(select(User).where(User.email == email)).first()
-        if user is not None:
-            db.session.expunge(user)
-        return user
-
-
-def user_by_id(app, user_id: int) -> User:
-    with app.app_context():
-        user = db.session.get(User, user_id)
-        db.session.expunge(user)
-        return user
 
 
 def audit_rows(app, kind: str | None = None) -> list[AuditEvent]:

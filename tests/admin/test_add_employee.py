@@ -5,8 +5,8 @@ from datetime import timedelta
 import pytest
 
 from portal.services import audit
-from tests.admin.flows import add_employee, audit_rows, invitations_of, link_in, user_by_email
-from tests.support import csrf_token, page_text, post, sign_in
+from tests.admin.flows import add_employee, audit_rows, invitations_of, link_in
+from tests.support import csrf_token, page_text, post, sign_in, user_by_email
 
 
 @pytest.fixture

@@ -3,17 +3,14 @@
 from sqlalchemy import select
 
 from portal.database import db
-from portal.models import AuditEvent, RecoveryCode, User
-from portal.services import totp
-from tests.support import page_text, post, sign_in
+from portal.models import AuditEvent
+from tests.support import page_text, post, recovery_code_hashes, sign_in, totp_code, user_row
 
 
 def _admin_signed_in(client, admin_user, enrol, clock):
     secret, _ = enrol(admin_user)
     sign_in(client, "ada@example.com")
-    assert (
-        post(client, "/login/code", {"code": totp.code_at(secret, clock.now())}).status_code == 303
-    )
+    assert post(client, "/login/code", {"code": totp_code(secret, clock)}).status_code == 303
 
 
 def test_reset_needs_a_reason_and_is_recorded(
@@ -29,20 +26,15 @@ def test_reset_needs_a_reason_and_is_recorded(
     no_reason = post(client, f"/admin/employees/{employee}/reset-two-step", {"reason": "  "})
     assert no_reason.status_code == 422
     assert "it is recorded" in page_text(no_reason)
-    with app.app_context():
-        assert db.session.get(User, employee).totp_secret is not None
+    assert user_row(app, employee).totp_secret is not None
 
     done = post(
         client, f"/admin/employees/{employee}/reset-two-step", {"reason": "lost phone and codes"}
     )
     assert done.status_code == 303
+    assert user_row(app, employee).totp_secret is None
+    assert recovery_code_hashes(app, employee) == set()
     with app.app_context():
-        user = db.session.get(User, employee)
-        assert user.totp_secret is None
-        assert (
-            db.session.scalars(select(RecoveryCode).where(RecoveryCode.user_id == employee)).all()
-            == []
-        )
         event = db.session.scalars(
             select(AuditEvent).where(AuditEvent.kind == "two_step_reset")
         ).one()
@@ -65,17 +57,13 @@ def test_reset_is_for_administrators_and_not_for_oneself(
     _admin_signed_in(client, admin_user, enrol, clock)
     own = post(client, f"/admin/employees/{admin_user}/reset-two-step", {"reason": "testing"})
     assert own.status_code == 422
-    with app.app_context():
-        assert db.session.get(User, admin_user).totp_secret is not None
+    assert user_row(app, admin_user).totp_secret is not None
 
     make_user("olga@example.com", name="Olga")
-    from tests.support import sign_in as employee_sign_in
-
     other = app.test_client()
-    employee_sign_in(other, "olga@example.com")
+    sign_in(other, "olga@example.com")
     assert (
         post(other, f"/admin/employees/{employee}/reset-two-step", {"reason": "x"}).status_code
         == 403
     )
-    with app.app_context():
-        assert db.session.get(User, employee).totp_secret is not None
+    assert user_row(app, employee).totp_secret is not None

@@ -15,7 +15,7 @@ from portal.auth import current
 from portal.auth.current import COOKIE_NAME
 from portal.crypto import DecryptionError
 from portal.database import db
-from portal.models import STAGE_FULL, AuditEvent, Invitation, RecoveryCode, User, UserSession
+from portal.models import STAGE_FULL, AuditEvent, Invitation, User, UserSession
 from portal.origin import Origin
 from portal.services import accounts, audit, invitations, sessions, totp
 from tests.support import (
@@ -25,26 +25,16 @@ from tests.support import (
     page_text,
     post,
     race,
+    recovery_code_hashes,
+    recovery_codes_left,
     secret_from_page,
     sign_in,
+    totp_code,
     user_row,
     wrong_code,
 )
 
 RACERS = 20
-
-
-def _code(secret, clock, steps=0):
-    return totp.code_at_step(secret, totp.step_at(clock.now()) + steps)
-
-
-def _codes_left(app, user_id) -> int:
-    with app.app_context():
-        return db.session.scalar(
-            select(func.count(RecoveryCode.id)).where(
-                RecoveryCode.user_id == user_id, RecoveryCode.used_at.is_(None)
-            )
-        )
 
 
 def _cookie(client) -> str:
@@ -81,7 +71,7 @@ def test_locked_code_step_refuses_even_a_valid_recovery_code(client, app, employ
     refused = post(client, "/login/recovery", {"code": codes[0]})
     assert refused.status_code == 429
     assert "locked" in page_text(refused)
-    assert _codes_left(app, employee) == 10  # the code was not spent
+    assert recovery_codes_left(app, employee) == 10  # the code was not spent
     assert client.get("/profile/security").status_code == 303  # still only the pending sign-in
 
     clock.advance(minutes=15)  # the lock is over
@@ -106,9 +96,9 @@ def test_three_wrong_recovery_codes_count_and_then_even_a_right_one_waits(
     waiting = post(client, "/login/recovery", {"code": codes[0]})
     assert waiting.status_code == 429
     assert "wait" in page_text(waiting)
-    assert _codes_left(app, employee) == 10
+    assert recovery_codes_left(app, employee) == 10
     # The app code waits as well: it is one count for the account.
-    assert post(client, "/login/code", {"code": _code(secret, clock)}).status_code == 429
+    assert post(client, "/login/code", {"code": totp_code(secret, clock)}).status_code == 429
     assert client.get("/profile/security").status_code == 303
 
 
@@ -122,7 +112,7 @@ def test_the_code_that_confirmed_enrolment_cannot_sign_in_in_the_same_step(
     secret = secret_from_page(
         page_text(post(client, "/profile/security/enable", follow_redirects=True))
     )
-    code = totp.code_at(secret, clock.now())
+    code = totp_code(secret, clock)
     assert (
         post(client, "/profile/security/confirm", {"code": code}, follow_redirects=True).status_code
         == 200
@@ -143,7 +133,7 @@ def test_the_code_that_confirmed_enrolment_cannot_sign_in_in_the_same_step(
     assert client.get("/profile/security").status_code == 303
 
     clock.advance(seconds=30)
-    assert post(client, "/login/code", {"code": _code(secret, clock)}).status_code == 303
+    assert post(client, "/login/code", {"code": totp_code(secret, clock)}).status_code == 303
 
 
 # --- 11. and 12. request limits on the code step -----------------------------------------
@@ -255,7 +245,7 @@ def test_a_secret_copied_to_another_users_row_fails_the_code_step_cleanly(
         db.session.commit()
 
     sign_in(client, "olga@example.com")
-    response = post(client, "/login/code", {"code": _code(emma_secret, clock)})
+    response = post(client, "/login/code", {"code": totp_code(emma_secret, clock)})
     assert response.status_code != 500, page_text(response)
     assert 400 <= response.status_code < 500
     assert client.get("/profile/security").status_code != 200  # not signed in
@@ -266,12 +256,7 @@ def test_a_secret_copied_to_another_users_row_fails_the_code_step_cleanly(
 
 def test_recovery_code_hashes_are_keyed(app, employee, enrol):
     _, codes = enrol(employee)
-    with app.app_context():
-        stored = set(
-            db.session.scalars(
-                select(RecoveryCode.code_hash).where(RecoveryCode.user_id == employee)
-            )
-        )
+    stored = recovery_code_hashes(app, employee)
     assert len(stored) == 10
     for shown in codes:
         code = shown.replace("-", "")
@@ -323,7 +308,7 @@ def test_the_second_step_replaces_the_pending_row(client, app, employee, enrol, 
     sign_in(client, "emma@example.com")
     pending_token = _cookie(client)
     assert _row_exists(app, pending_token)
-    assert post(client, "/login/code", {"code": _code(secret, clock)}).status_code == 303
+    assert post(client, "/login/code", {"code": totp_code(secret, clock)}).status_code == 303
     assert _cookie(client) != pending_token
     assert not _row_exists(app, pending_token)
 
