@@ -17,12 +17,6 @@ NEW_PASSWORD = "a brand new passphrase"
 
 
 @pytest.fixture
-def admin_client(client, admin_user):
-    sign_in(client, "ada@example.com")
-    return client
-
-
-@pytest.fixture
 def emma_browser(app, employee):
     """Emma, signed in on her own browser."""
     browser = app.test_client()
