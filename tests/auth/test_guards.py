@@ -53,7 +53,7 @@ def assert_friendly_429(response) -> None:
     assert "Traceback" not in text
 
 
-# --- 1. a locked code step refuses even a valid recovery code ----------------------------
+# --- a locked code step refuses even a valid recovery code ----------------------------
 
 
 def test_locked_code_step_refuses_even_a_valid_recovery_code(client, app, employee, enrol, clock):
@@ -79,7 +79,7 @@ def test_locked_code_step_refuses_even_a_valid_recovery_code(client, app, employ
     assert post(client, "/login/recovery", {"code": codes[0]}).status_code == 303
 
 
-# --- 2. wrong recovery codes count like wrong app codes ----------------------------------
+# --- wrong recovery codes count like wrong app codes ----------------------------------
 
 
 def test_three_wrong_recovery_codes_count_and_then_even_a_right_one_waits(
@@ -102,7 +102,7 @@ def test_three_wrong_recovery_codes_count_and_then_even_a_right_one_waits(
     assert client.get("/profile/security").status_code == 303
 
 
-# --- 6. the step that confirmed enrolment is used up -------------------------------------
+# --- the step that confirmed enrolment is used up -------------------------------------
 
 
 def test_the_code_that_confirmed_enrolment_cannot_sign_in_in_the_same_step(
@@ -136,7 +136,7 @@ def test_the_code_that_confirmed_enrolment_cannot_sign_in_in_the_same_step(
     assert post(client, "/login/code", {"code": totp_code(secret, clock)}).status_code == 303
 
 
-# --- 11. and 12. request limits on the code step -----------------------------------------
+# --- request limits on the code step --------------------------------------------------
 
 
 def _code_post(client, path="/login/code", *, ip="192.0.2.10", code=""):
@@ -190,7 +190,7 @@ def test_code_step_allows_30_posts_a_minute_per_address_across_accounts(
     assert _code_post(emma_browser, ip="192.0.2.99").status_code == 422
 
 
-# --- 13. idle sessions end ---------------------------------------------------------------
+# --- idle sessions end ----------------------------------------------------------------
 
 
 def test_a_session_unused_for_the_idle_limit_and_a_day_ends(client, app, employee, clock):
@@ -217,7 +217,7 @@ def test_the_idle_limit_follows_the_setting(make_app, employee, clock):
     assert browser.get("/profile/security").status_code == 302
 
 
-# --- 15. a TOTP secret belongs to its user -----------------------------------------------
+# --- a TOTP secret belongs to its user ------------------------------------------------
 
 
 def test_a_secret_ciphertext_does_not_open_for_another_user(app, employee, make_user, enrol):
@@ -251,7 +251,7 @@ def test_a_secret_copied_to_another_users_row_fails_the_code_step_cleanly(
     assert client.get("/profile/security").status_code != 200  # not signed in
 
 
-# --- 16. recovery codes are stored keyed -------------------------------------------------
+# --- recovery codes are stored keyed --------------------------------------------------
 
 
 def test_recovery_code_hashes_are_keyed(app, employee, enrol):
@@ -265,7 +265,7 @@ def test_recovery_code_hashes_are_keyed(app, employee, enrol):
         assert code not in " ".join(stored)
 
 
-# --- 17. the audit trail -----------------------------------------------------------------
+# --- the audit trail ------------------------------------------------------------------
 
 
 def test_signing_in_with_a_recovery_code_is_recorded(client, app, employee, enrol, clock):
@@ -300,7 +300,7 @@ def test_a_wrong_password_on_the_security_page_is_recorded(client, app, employee
     assert user_row(app, employee).pending_totp_secret is None
 
 
-# --- 18. a new sign-in leaves no old session row behind ----------------------------------
+# --- a new sign-in leaves no old session row behind -----------------------------------
 
 
 def test_the_second_step_replaces_the_pending_row(client, app, employee, enrol, clock):
@@ -336,7 +336,7 @@ def test_signing_in_again_in_the_same_browser_removes_its_previous_row(app, empl
         )
 
 
-# --- 19. an invitation link works once under a race --------------------------------------
+# --- an invitation link works once under a race ---------------------------------------
 
 
 def test_one_invitation_accepted_by_20_threads_works_once(app, employee):

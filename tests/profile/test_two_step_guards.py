@@ -44,7 +44,7 @@ def _start_enrolment(client):
     return secret_from_page(page_text(response))
 
 
-# --- 3. the guarded changes are throttled -------------------------------------------------
+# --- the guarded changes are throttled ------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -73,7 +73,7 @@ def test_guarded_change_waits_after_three_wrong_codes_even_for_the_right_one(
     )  # the code was not spent
 
 
-# --- 4. a wrong code on the device form counts --------------------------------------------
+# --- a wrong code on the device form counts -------------------------------------------
 
 
 def test_a_wrong_code_on_the_device_change_form_counts_against_the_account(
@@ -95,7 +95,7 @@ def test_a_wrong_code_on_the_device_change_form_counts_against_the_account(
     assert audit_kinds(app, employee).count("two_step_failed") == 1
 
 
-# --- 5. an administrator's reset signs the employee out ----------------------------------
+# --- an administrator's reset signs the employee out ----------------------------------
 
 
 def test_admin_reset_ends_the_employees_signed_in_sessions(
@@ -119,7 +119,7 @@ def test_admin_reset_ends_the_employees_signed_in_sessions(
     assert client.get("/profile/security").status_code == 200  # the admin's own session stays
 
 
-# --- 7. to 9. secrets and unsaved codes only after a fresh password ----------------------
+# --- secrets and unsaved codes only after a fresh password ----------------------------
 
 
 def test_pending_enrolment_key_and_qr_are_hidden_once_the_password_is_stale(
@@ -185,7 +185,7 @@ def test_recovery_codes_download_is_gone_once_the_password_is_stale(client, app,
     assert not any(code in page_text(response) for code in codes)
 
 
-# --- 10. CSRF holds for htmx too ----------------------------------------------------------
+# --- CSRF holds for htmx too ----------------------------------------------------------
 
 
 def test_htmx_post_without_csrf_token_is_refused_and_changes_nothing(
@@ -228,7 +228,7 @@ def test_htmx_enable_without_csrf_token_starts_no_enrolment(client, app, employe
     assert user_row(app, employee).pending_totp_secret is None
 
 
-# --- 14. a pending enrolment expires -----------------------------------------------------
+# --- a pending enrolment expires ------------------------------------------------------
 
 
 def test_a_pending_enrolment_expires_after_thirty_minutes(client, app, employee, clock):
