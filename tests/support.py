@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from portal.database import db
-from portal.models import AuditEvent, RecoveryCode, User
+from portal.models import AuditEvent, RecoveryCode, User, UserSession
 from portal.services import totp
 
 HTMX_HEADERS = {"HX-Request": "true", "HX-Current-URL": "http://localhost/"}
@@ -126,6 +126,28 @@ def audit_kinds(app, user_id: int) -> list[str]:
         return list(
             db.session.scalars(select(AuditEvent.kind).where(AuditEvent.subject_id == user_id))
         )
+
+
+def audit_rows(app, kind: str | None = None) -> list[AuditEvent]:
+    with app.app_context():
+        statement = select(AuditEvent).order_by(AuditEvent.id)
+        if kind:
+            statement = statement.where(AuditEvent.kind == kind)
+        rows = list(db.session.scalars(statement))
+        db.session.expunge_all()
+        return rows
+
+
+def session_count(app, user_id: int) -> int:
+    with app.app_context():
+        return len(
+            list(db.session.scalars(select(UserSession).where(UserSession.user_id == user_id)))
+        )
+
+
+def is_signed_in(client) -> bool:
+    """A signed-in browser sees its profile; a signed-out one is sent to sign in."""
+    return client.get("/profile/").status_code == 200
 
 
 def totp_code(secret: str, clock: MovableClock, steps: int = 0) -> str:

@@ -4,8 +4,15 @@ import pytest
 
 from portal.database import db
 from portal.models import Company
-from tests.admin.flows import audit_rows, session_count
-from tests.support import HTMX_HEADERS, post, sign_in, user_by_email, user_row
+from tests.support import (
+    HTMX_HEADERS,
+    audit_rows,
+    post,
+    session_count,
+    sign_in,
+    user_by_email,
+    user_row,
+)
 
 GET_ROUTES = [
     "/admin/",

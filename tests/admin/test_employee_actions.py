@@ -3,15 +3,18 @@
 import pytest
 
 from portal.services import audit
-from tests.admin.flows import (
-    add_employee,
+from tests.admin.flows import add_employee, invitations_of, link_in
+from tests.support import (
+    DEFAULT_PASSWORD,
     audit_rows,
-    invitations_of,
     is_signed_in,
-    link_in,
+    page_text,
+    post,
     session_count,
+    sign_in,
+    user_by_email,
+    user_row,
 )
-from tests.support import DEFAULT_PASSWORD, page_text, post, sign_in, user_by_email, user_row
 
 NEW_PASSWORD = "a brand new passphrase"
 

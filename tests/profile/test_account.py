@@ -3,8 +3,16 @@
 import pytest
 
 from portal.services import audit
-from tests.admin.flows import audit_rows, is_signed_in, session_count
-from tests.support import DEFAULT_PASSWORD, page_text, post, sign_in, user_row
+from tests.support import (
+    DEFAULT_PASSWORD,
+    audit_rows,
+    is_signed_in,
+    page_text,
+    post,
+    session_count,
+    sign_in,
+    user_row,
+)
 
 NEW_PASSWORD = "another good passphrase"
 
