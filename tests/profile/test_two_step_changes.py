@@ -1,9 +1,5 @@
 """Changes that guard two-step authentication: a new phone, turning it off, new codes."""
 
-from sqlalchemy import select
-
-from portal.database import db
-from portal.models import User
 from portal.services import totp
 from tests.support import (
     audit_kinds,
@@ -253,44 +249,7 @@ def test_every_two_step_change_needs_a_signed_in_user(client):
         assert response.status_code == 302 and "/login" in response.headers["Location"], path
 
 
-# --- Sessions and activity -------------------------------------------------------------
-
-
-def test_sessions_panel_lists_and_ends_other_sessions(client, other_client, app, employee, clock):
-    sign_in(
-        client,
-        "emma@example.com",
-        headers={"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0"},
-    )
-    sign_in(
-        other_client,
-        "emma@example.com",
-        headers={"User-Agent": "Mozilla/5.0 (iPhone) Safari/604.1"},
-    )
-    page = page_text(client.get("/profile/security"))
-    assert "This browser" in page and "Safari on iPhone" in page
-    response = post(client, "/profile/security/sessions/end-others", htmx=True)
-    assert response.status_code == 200
-    assert page_text(response).lstrip().startswith('<section class="card" id="sessions"')
-    assert other_client.get("/profile/security").status_code == 302
-    assert client.get("/profile/security").status_code == 200
-
-
-def test_ending_another_users_session_changes_nothing(
-    client, other_client, app, employee, make_user
-):
-    make_user("olga@example.com", name="Olga")
-    sign_in(client, "emma@example.com")
-    sign_in(other_client, "olga@example.com")
-    from portal.models import UserSession
-
-    with app.app_context():
-        olga_session = db.session.scalars(
-            select(UserSession.id).join(User).where(User.email == "olga@example.com")
-        ).one()
-    response = post(client, f"/profile/security/sessions/{olga_session}/end")
-    assert response.status_code == 404
-    assert other_client.get("/profile/security").status_code == 200
+# --- Recent activity ------------------------------------------------------------------
 
 
 def test_recent_activity_shows_the_employees_events(client, employee, enrol, clock):
