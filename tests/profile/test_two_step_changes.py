@@ -249,7 +249,7 @@ def test_every_two_step_change_needs_a_signed_in_user(client):
         assert response.status_code == 302 and "/login" in response.headers["Location"], path
 
 
-# --- Recent activity ------------------------------------------------------------------
+# --- Recent activity -------------------------------------------------------------------
 
 
 def test_recent_activity_shows_the_employees_events(client, employee, enrol, clock):
