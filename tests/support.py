@@ -84,6 +84,16 @@ def recovery_codes_from_page(html: str) -> list[str]:
     return _RECOVERY_CODE_IN_PAGE.findall(html)
 
 
+def assert_friendly_429(response) -> None:
+    """A rate limit's answer: 429 with a page that tells a person to wait."""
+    assert response.status_code == 429
+    text = page_text(response)
+    assert "Too many attempts" in text
+    assert "Please try again in a few minutes." in text
+    assert "Traceback" not in text
+    assert response.headers["Content-Security-Policy"]
+
+
 def user_row(app, user_id: int) -> User:
     """A detached copy of the user's row as the database holds it now."""
     with app.app_context():

@@ -20,6 +20,7 @@ from portal.origin import Origin
 from portal.services import accounts, audit, invitations, sessions, totp
 from tests.support import (
     DEFAULT_PASSWORD,
+    assert_friendly_429,
     audit_kinds,
     csrf_token,
     page_text,
@@ -44,13 +45,6 @@ def _cookie(client) -> str:
 def _row_exists(app, token) -> bool:
     with app.app_context():
         return sessions.find(token) is not None
-
-
-def assert_friendly_429(response) -> None:
-    assert response.status_code == 429
-    text = page_text(response)
-    assert "Too many attempts" in text
-    assert "Traceback" not in text
 
 
 # --- a locked code step refuses even a valid recovery code ----------------------------
