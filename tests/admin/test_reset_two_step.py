@@ -4,32 +4,26 @@ from sqlalchemy import select
 
 from portal.database import db
 from portal.models import AuditEvent
-from tests.support import page_text, post, recovery_code_hashes, sign_in, totp_code, user_row
-
-
-def _admin_signed_in(client, admin_user, enrol, clock):
-    secret, _ = enrol(admin_user)
-    sign_in(client, "ada@example.com")
-    assert post(client, "/login/code", {"code": totp_code(secret, clock)}).status_code == 303
+from tests.support import page_text, post, recovery_code_hashes, sign_in, user_row
 
 
 def test_reset_needs_a_reason_and_is_recorded(
-    client, other_client, app, admin_user, employee, enrol, clock
+    admin_with_two_step, other_client, app, admin_user, employee, enrol
 ):
+    admin = admin_with_two_step
     enrol(employee)
-    _admin_signed_in(client, admin_user, enrol, clock)
     sign_in(other_client, "emma@example.com")  # Emma's pending sign-in on the lost phone's browser
 
-    page = page_text(client.get(f"/admin/employees/{employee}"))
+    page = page_text(admin.get(f"/admin/employees/{employee}"))
     assert "Reset two-step authentication" in page and 'for="reason"' in page
 
-    no_reason = post(client, f"/admin/employees/{employee}/reset-two-step", {"reason": "  "})
+    no_reason = post(admin, f"/admin/employees/{employee}/reset-two-step", {"reason": "  "})
     assert no_reason.status_code == 422
     assert "it is recorded" in page_text(no_reason)
     assert user_row(app, employee).totp_secret is not None
 
     done = post(
-        client, f"/admin/employees/{employee}/reset-two-step", {"reason": "lost phone and codes"}
+        admin, f"/admin/employees/{employee}/reset-two-step", {"reason": "lost phone and codes"}
     )
     assert done.status_code == 303
     assert user_row(app, employee).totp_secret is None
@@ -51,11 +45,11 @@ def test_reset_needs_a_reason_and_is_recorded(
 
 
 def test_reset_is_for_administrators_and_not_for_oneself(
-    client, app, admin_user, employee, make_user, enrol, clock
+    admin_with_two_step, app, admin_user, employee, make_user, enrol
 ):
+    admin = admin_with_two_step
     enrol(employee)
-    _admin_signed_in(client, admin_user, enrol, clock)
-    own = post(client, f"/admin/employees/{admin_user}/reset-two-step", {"reason": "testing"})
+    own = post(admin, f"/admin/employees/{admin_user}/reset-two-step", {"reason": "testing"})
     assert own.status_code == 422
     assert user_row(app, admin_user).totp_secret is not None
 
