@@ -16,7 +16,7 @@ from portal import create_app
 from portal.database import Base, db, make_engine
 from portal.models import ROLE_ADMIN, ROLE_EMPLOYEE, Company, User
 from portal.services import accounts
-from tests.support import DEFAULT_PASSWORD, MovableClock
+from tests.support import DEFAULT_PASSWORD, MovableClock, totp_code
 
 POSTGRES_URL = os.environ.get("PORTAL_TEST_DATABASE_URL", "")
 # Cheap argon2 parameters keep the suite fast; tests/auth covers the production ones.
@@ -176,26 +176,19 @@ def admin_user(make_user) -> int:
     return make_user("ada@example.com", name="Ada Admin", admin=True)
 
 
-def load_user(app, user_id: int) -> User:
-    with app.app_context():
-        user = db.session.get(User, user_id)
-        db.session.expunge(user)
-        return user
-
-
 @pytest.fixture
 def enrol(app, clock):
     """Turns two-step authentication on for a user through the service, as a confirmed
     enrolment would; returns the secret and the recovery codes."""
     from portal.origin import Origin
-    from portal.services import totp, two_step
+    from portal.services import two_step
 
     def _enrol(user_id: int, *, codes_saved: bool = True) -> tuple[str, list[str]]:
         with app.app_context():
             user = db.session.get(User, user_id)
             secret = two_step.start_enrolment(user)
             outcome = two_step.confirm_enrolment(
-                user, totp.code_at(secret, clock.now()), Origin("127.0.0.1", "pytest"), None
+                user, totp_code(secret, clock), Origin("127.0.0.1", "pytest"), None
             )
             assert outcome.ok, outcome.message
             if codes_saved:

@@ -1,4 +1,4 @@
-"""The command line: `flask --app wsgi create-user | backup | setup-link | db upgrade`."""
+"""The command line (`flask --app wsgi ...`): create-user, reset-2fa, setup-link, db, backup."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from portal.cli import alembic_config
 from portal.database import db
 from portal.models import ROLE_ADMIN, ROLE_EMPLOYEE, AuditEvent, User
 from portal.services import accounts, first_run
+from tests.support import recovery_code_hashes, sign_in, sign_in_with_code, user_row
 
 PASSWORD = "a sturdy passphrase"
 
@@ -88,8 +89,6 @@ def test_create_admin_with_the_password_on_standard_input(runner, app, client):
     (user,) = users(app)
     assert user.role == ROLE_ADMIN
     # The account works on the web at once.
-    from tests.support import sign_in
-
     assert sign_in(client, "ada@example.com", PASSWORD).status_code == 303
 
 
@@ -131,6 +130,40 @@ def test_create_user_refuses_bad_input(runner, app, name, email, password, messa
     assert result.exit_code == 1
     assert message in result.output
     assert users(app) == []
+
+
+# reset-2fa: the way back in for someone who lost phone and recovery codes
+
+
+def test_reset_2fa_removes_two_step_ends_sessions_and_is_recorded(
+    app, client, other_client, runner, employee, enrol, clock
+):
+    secret, _ = enrol(employee)
+    sign_in_with_code(other_client, secret, clock)  # Emma, signed in before she lost the phone
+    assert other_client.get("/profile/security").status_code == 200
+
+    result = runner.invoke(
+        args=["reset-2fa", "EMMA@example.com", "--reason", "lost phone and codes"]
+    )
+
+    assert result.exit_code == 0, result.output
+    user = user_row(app, employee)
+    assert user.totp_secret is None and user.second_step_failures == 0
+    assert recovery_code_hashes(app, employee) == set()
+    with app.app_context():
+        event = db.session.scalars(
+            select(AuditEvent).where(AuditEvent.kind == "two_step_reset")
+        ).one()
+        assert event.subject_id == employee and "lost phone and codes" in event.detail
+    signed_out = other_client.get("/profile/security")
+    assert signed_out.status_code == 302 and "/login" in signed_out.headers["Location"]
+    assert sign_in(client, "emma@example.com").headers["Location"].endswith("/profile/security")
+
+
+def test_reset_2fa_of_an_unknown_email_fails_cleanly(runner, employee):
+    result = runner.invoke(args=["reset-2fa", "nobody@example.com", "--reason", "x"])
+    assert result.exit_code != 0
+    assert "no account" in result.output
 
 
 # setup-link

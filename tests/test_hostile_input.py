@@ -1,9 +1,10 @@
 """Bad input of any shape on every form: a 4xx with a message, never a 500, nothing changed.
 
-The routes come from ``app.url_map``, so a POST route added later is attacked too: the
-fields are read from the forms the portal itself renders, and a route whose form is not
-found gets a generic set of field names. Each route is attacked in the state it is meant
-for (anonymous, half signed in, signed in as an administrator, or first-run setup).
+Every POST route in ``app.url_map`` must have its case in HOSTILE_CASES: the state it is
+attacked in (anonymous, half signed in, signed in as an administrator, or first-run
+setup). A POST route added without one fails test_every_post_route_is_attacked, by name.
+The fields are read from the forms the portal itself renders; a route whose form is not
+found gets a generic set of field names.
 """
 
 from __future__ import annotations
@@ -17,13 +18,20 @@ from html.parser import HTMLParser
 from urllib.parse import urlencode, urlsplit
 
 import pytest
+from flask import Blueprint
 from sqlalchemy import select
 
-from portal.auth.current import PENDING_ENDPOINTS
 from portal.database import Base, db
 from portal.models import User
 from portal.services import first_run, invitations
-from tests.support import DEFAULT_PASSWORD, HTMX_HEADERS, csrf_token, page_text, sign_in
+from tests.support import (
+    DEFAULT_PASSWORD,
+    HTMX_HEADERS,
+    csrf_token,
+    page_text,
+    sign_in,
+    totp_code,
+)
 
 MEGABYTE = 1024 * 1024
 # Used when no form of the portal posts to a route: the names forms here tend to use.
@@ -53,15 +61,39 @@ FORMACTION_FIELDS = {
 ANONYMOUS, PENDING, SIGNED_IN, SETUP = "anonymous", "pending", "signed in", "setup"
 
 
-def state_for(endpoint: str) -> str:
-    """Where a route is meant to be used; routes added later default to signed in."""
-    if endpoint.startswith("setup."):
-        return SETUP
-    if endpoint in PENDING_ENDPOINTS:
-        return PENDING
-    if endpoint in {"auth.login", "auth.accept_invitation"}:
-        return ANONYMOUS
-    return SIGNED_IN
+# Each POST endpoint and the case that attacks it: the state the route is meant for.
+# A new POST route goes here too; test_every_post_route_is_attacked names any that do not.
+HOSTILE_CASES = {
+    "setup.start": SETUP,
+    "auth.login": ANONYMOUS,
+    "auth.accept_invitation": ANONYMOUS,
+    "auth.second_step": PENDING,
+    "auth.recovery_step": PENDING,
+    "auth.cancel_sign_in": PENDING,
+    "auth.logout": SIGNED_IN,
+    "profile.update_details": SIGNED_IN,
+    "profile.change_password": SIGNED_IN,
+    "profile.enable_two_step": SIGNED_IN,
+    "profile.confirm_two_step": SIGNED_IN,
+    "profile.cancel_enrolment": SIGNED_IN,
+    "profile.codes_saved": SIGNED_IN,
+    "profile.change_device": SIGNED_IN,
+    "profile.turn_off": SIGNED_IN,
+    "profile.regenerate_recovery_codes": SIGNED_IN,
+    "profile.end_session": SIGNED_IN,
+    "profile.end_other_sessions": SIGNED_IN,
+    "profile.dismiss_deadline_banner": SIGNED_IN,
+    "admin.add_employee": SIGNED_IN,
+    "admin.deactivate": SIGNED_IN,
+    "admin.reactivate": SIGNED_IN,
+    "admin.reset_password": SIGNED_IN,
+    "admin.reset_two_step": SIGNED_IN,
+    "admin.pause_two_step": SIGNED_IN,
+    "admin.resume_two_step": SIGNED_IN,
+    "admin.extend_deadline": SIGNED_IN,
+    "admin.security_settings": SIGNED_IN,
+    "admin.security_settings_preview": SIGNED_IN,
+}
 
 
 # Reading the portal's own forms.
@@ -205,7 +237,7 @@ def payloads(fields: list[str], token: str) -> list[Payload]:
         Payload(
             "blank fields from htmx",
             True,
-            {"data": with_token(dict.fromkeys(fields, "")), "headers": HTMX_HEADERS},
+            {"data": _blank(fields), "headers": {**HTMX_HEADERS, "X-CSRFToken": token}},
         ),
     ]
     for name in fields:
@@ -315,9 +347,7 @@ def worlds(app, request, clock):
             response = sign_in(browser, "ada@example.com")
             assert response.status_code == 303
             if secret:
-                from portal.services import totp
-
-                code = totp.code_at(secret, clock.now())
+                code = totp_code(secret, clock)
                 clock.advance(seconds=30)
                 response = browser.post(
                     "/login/code",
@@ -370,7 +400,7 @@ def discover_forms(client, paths) -> dict[str, dict[str, str]]:
 def test_hostile_posts_are_refused_cleanly(app, worlds, state):
     world = worlds(state)
     adapter = app.url_map.bind("localhost")
-    rules = [rule for rule in post_rules(app) if state_for(rule.endpoint) == state]
+    rules = [rule for rule in post_rules(app) if HOSTILE_CASES.get(rule.endpoint) == state]
     forms = discover_forms(world.client, [*world.pages, *get_paths(app, world.url_values)])
     token = csrf_token(world.client, "/login")
 
@@ -402,11 +432,55 @@ def test_hostile_posts_are_refused_cleanly(app, worlds, state):
     assert not problems, "\n".join(problems)
 
 
+def post_routes_without_a_case(app) -> list[str]:
+    """The POST routes of this app that HOSTILE_CASES does not attack, as endpoint (path)."""
+    return sorted(
+        f"{rule.endpoint} ({rule.rule})"
+        for rule in post_rules(app)
+        if HOSTILE_CASES.get(rule.endpoint) not in (ANONYMOUS, PENDING, SIGNED_IN, SETUP)
+    )
+
+
+def assert_every_post_route_is_attacked(app) -> None:
+    missing = post_routes_without_a_case(app)
+    assert not missing, "POST routes with no hostile-input case in HOSTILE_CASES: " + ", ".join(
+        missing
+    )
+    endpoints = {rule.endpoint for rule in post_rules(app)}
+    stale = sorted(set(HOSTILE_CASES) - endpoints)
+    assert not stale, "HOSTILE_CASES names endpoints with no POST route: " + ", ".join(stale)
+
+
 def test_every_post_route_is_attacked(app):
-    """The states above cover every POST route there is, today's and tomorrow's."""
-    states = {ANONYMOUS, PENDING, SIGNED_IN, SETUP}
-    for rule in post_rules(app):
-        assert state_for(rule.endpoint) in states
+    assert_every_post_route_is_attacked(app)
+
+
+def test_a_post_route_without_a_case_is_named(app):
+    """The check above fails for a POST route it does not know, and says which."""
+    probe = Blueprint("probe", __name__)
+
+    @probe.post("/probe/new-form")
+    def new_form():
+        return "made"
+
+    @probe.route("/probe/form-and-page", methods=["GET", "POST"])
+    def form_and_page():
+        return "made"
+
+    @probe.get("/probe/page")
+    def page_only():
+        return "a page"
+
+    app.register_blueprint(probe)
+
+    assert post_routes_without_a_case(app) == [
+        "probe.form_and_page (/probe/form-and-page)",
+        "probe.new_form (/probe/new-form)",
+    ]
+    with pytest.raises(AssertionError) as failure:
+        assert_every_post_route_is_attacked(app)
+    assert "probe.new_form (/probe/new-form)" in str(failure.value)
+    assert "probe.page_only" not in str(failure.value)
 
 
 HOSTILE_QUERIES = [

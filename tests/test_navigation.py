@@ -45,16 +45,16 @@ def test_htmx_after_signing_out_elsewhere_goes_to_sign_in_as_a_whole_page(app, c
     headers = {**HTMX_HEADERS, "HX-Current-URL": "http://localhost/profile/"}
     stale = client.post(
         "/profile/details",
-        data={"name": "Emma", "email": "emma@example.com", "csrf_token": token},
-        headers=headers,
+        data={"name": "Emma", "email": "emma@example.com"},
+        headers={**headers, "X-CSRFToken": token},
     )
     assert stale.status_code in (400, 401)
     assert stale.headers["HX-Redirect"] == "/login?next=/profile/"
     fresh_token = csrf_token(client)
     unauthorised = client.post(
         "/profile/details",
-        data={"name": "Emma", "email": "emma@example.com", "csrf_token": fresh_token},
-        headers=headers,
+        data={"name": "Emma", "email": "emma@example.com"},
+        headers={**headers, "X-CSRFToken": fresh_token},
     )
     assert unauthorised.status_code == 401
     assert unauthorised.headers["HX-Redirect"] == "/login?next=/profile/"

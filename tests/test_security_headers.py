@@ -47,7 +47,7 @@ def assert_page_headers(response) -> None:
     assert response.headers["Cache-Control"] == "no-store"
 
 
-def test_sign_in_page_headers(client):
+def test_the_sign_in_page_has_the_headers_and_no_hsts_over_plain_http(client):
     response = client.get("/login")
     assert response.status_code == 200
     assert_page_headers(response)

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 
 from portal.database import db
-from portal.models import AuditEvent, Invitation, User, UserSession
+from portal.models import Invitation
 from tests.support import page_text, post
 
 _LINK = re.compile(r'id="invite-link-url">(http://localhost/invitation/[A-Za-z0-9_-]+)</code>')
@@ -27,38 +27,6 @@ def add_employee(client, name="Noah Brook", email="noah@example.com", role="empl
     return link_in(response)
 
 
-def user_by_email(app, email: str) -> User | None:
-    with app.app_context():
-        user = db.session.scalars(select(User).where(User.email == email)).first()
-        if user is not None:
-            db.session.expunge(user)
-        return user
-
-
-def user_by_id(app, user_id: int) -> User:
-    with app.app_context():
-        user = db.session.get(User, user_id)
-        db.session.expunge(user)
-        return user
-
-
-def audit_rows(app, kind: str | None = None) -> list[AuditEvent]:
-    with app.app_context():
-        statement = select(AuditEvent).order_by(AuditEvent.id)
-        if kind:
-            statement = statement.where(AuditEvent.kind == kind)
-        rows = list(db.session.scalars(statement))
-        db.session.expunge_all()
-        return rows
-
-
-def session_count(app, user_id: int) -> int:
-    with app.app_context():
-        return len(
-            list(db.session.scalars(select(UserSession).where(UserSession.user_id == user_id)))
-        )
-
-
 def invitations_of(app, user_id: int) -> list[Invitation]:
     with app.app_context():
         rows = list(
@@ -68,8 +36,3 @@ def invitations_of(app, user_id: int) -> list[Invitation]:
         )
         db.session.expunge_all()
         return rows
-
-
-def is_signed_in(client) -> bool:
-    """A signed-in browser sees its profile; a signed-out one is sent to sign in."""
-    return client.get("/profile/").status_code == 200

@@ -4,8 +4,15 @@ import pytest
 
 from portal.database import db
 from portal.models import Company
-from tests.admin.flows import audit_rows, session_count, user_by_email, user_by_id
-from tests.support import HTMX_HEADERS, post, sign_in
+from tests.support import (
+    HTMX_HEADERS,
+    audit_rows,
+    post,
+    session_count,
+    sign_in,
+    user_by_email,
+    user_row,
+)
 
 GET_ROUTES = [
     "/admin/",
@@ -54,7 +61,7 @@ def test_an_employee_gets_403_on_every_action_and_nothing_changes(
 
     assert response.status_code == 403
     assert company_policy(app) == (False, 5, "refuse")
-    target = user_by_id(app, colleague)
+    target = user_row(app, colleague)
     assert target.active and target.password_hash
     assert session_count(app, colleague) == 1
     assert len(audit_rows(app)) == before
@@ -72,7 +79,7 @@ def test_signed_out_visitors_are_sent_to_sign_in(client, colleague, path):
 def test_signed_out_posts_change_nothing(app, client, colleague, path):
     response = post(client, path.format(id=colleague), {**NEW_EMPLOYEE, **POLICY})
     assert response.status_code == 302
-    assert user_by_id(app, colleague).active
+    assert user_row(app, colleague).active
     assert audit_rows(app) == []
     assert company_policy(app) == (False, 5, "refuse")
 

@@ -5,14 +5,8 @@ from datetime import timedelta
 import pytest
 
 from portal.services import audit
-from tests.admin.flows import add_employee, audit_rows, invitations_of, link_in, user_by_email
-from tests.support import csrf_token, page_text, post, sign_in
-
-
-@pytest.fixture
-def admin_client(client, admin_user):
-    sign_in(client, "ada@example.com")
-    return client
+from tests.admin.flows import add_employee, invitations_of, link_in
+from tests.support import audit_rows, csrf_token, page_text, post, user_by_email
 
 
 def test_the_form_has_a_label_for_every_field(admin_client):

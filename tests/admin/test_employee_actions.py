@@ -3,25 +3,20 @@
 import pytest
 
 from portal.services import audit
-from tests.admin.flows import (
-    add_employee,
+from tests.admin.flows import add_employee, invitations_of, link_in
+from tests.support import (
+    DEFAULT_PASSWORD,
     audit_rows,
-    invitations_of,
     is_signed_in,
-    link_in,
+    page_text,
+    post,
     session_count,
+    sign_in,
     user_by_email,
-    user_by_id,
+    user_row,
 )
-from tests.support import DEFAULT_PASSWORD, page_text, post, sign_in
 
 NEW_PASSWORD = "a brand new passphrase"
-
-
-@pytest.fixture
-def admin_client(client, admin_user):
-    sign_in(client, "ada@example.com")
-    return client
 
 
 @pytest.fixture
@@ -63,7 +58,7 @@ def test_actions_are_posts_only(app, admin_client, employee, action):
     response = admin_client.get(f"/admin/employees/{employee}/{action}")
     assert response.status_code == 303
     assert response.headers["Location"] == f"/admin/employees/{employee}"
-    emma = user_by_id(app, employee)
+    emma = user_row(app, employee)
     assert emma.active and emma.password_hash
 
 
@@ -73,7 +68,7 @@ def test_actions_without_csrf_token_change_nothing(
 ):
     response = admin_client.post(f"/admin/employees/{employee}/{action}")
     assert response.status_code == 400
-    emma = user_by_id(app, employee)
+    emma = user_row(app, employee)
     assert emma.active and emma.password_hash
     assert is_signed_in(emma_browser)
     assert (
@@ -100,7 +95,7 @@ def test_deactivation_ends_sessions_blocks_sign_in_and_is_recorded(
     page = admin_client.get(response.headers["Location"])
     assert "Emma Stone is deactivated" in page_text(page)
     assert "Deactivated" in page_text(page)
-    assert user_by_id(app, employee).active is False
+    assert user_row(app, employee).active is False
     assert session_count(app, employee) == 0
     assert not is_signed_in(emma_browser)
     refused = sign_in(app.test_client(), "emma@example.com")
@@ -123,7 +118,7 @@ def test_deactivation_by_htmx_swaps_the_access_panel(app, admin_client, employee
     assert "<html" not in html
     assert "Emma Stone is deactivated" in html
     assert f'action="/admin/employees/{employee}/reactivate"' in html
-    assert user_by_id(app, employee).active is False
+    assert user_row(app, employee).active is False
     # The activity list below the panel is brought up to date out of band.
     events = html[html.index('id="employee-events"') :]
     assert events.startswith(
@@ -140,7 +135,7 @@ def test_an_admin_cannot_deactivate_themselves(app, admin_client, admin_user):
 
     assert response.status_code == 422
     assert "You cannot deactivate your own account." in page_text(response)
-    assert user_by_id(app, admin_user).active
+    assert user_row(app, admin_user).active
     assert is_signed_in(admin_client)
     assert audit_rows(app, audit.EMPLOYEE_DEACTIVATED) == []
 
@@ -158,7 +153,7 @@ def test_reactivation_lets_the_employee_sign_in_again(app, admin_client, admin_u
     response = post(admin_client, f"/admin/employees/{employee}/reactivate")
 
     assert response.status_code == 303
-    assert user_by_id(app, employee).active
+    assert user_row(app, employee).active
     assert sign_in(app.test_client(), "emma@example.com").status_code == 303
     (event,) = audit_rows(app, audit.EMPLOYEE_REACTIVATED)
     assert (event.actor_id, event.subject_id, event.ip) == (admin_user, employee, "127.0.0.1")
@@ -174,7 +169,7 @@ def test_reset_password_stops_the_old_one_and_gives_a_working_link(
     assert response.headers["Cache-Control"] == "no-store"
     path = link_in(response)
     assert "new password link" in page_text(response)
-    assert user_by_id(app, employee).password_hash is None
+    assert user_row(app, employee).password_hash is None
     assert session_count(app, employee) == 0
     assert not is_signed_in(emma_browser)
     assert sign_in(app.test_client(), "emma@example.com", DEFAULT_PASSWORD).status_code == 422
@@ -219,13 +214,13 @@ def test_no_password_link_for_a_deactivated_employee(app, admin_client, employee
     assert response.status_code == 422
     assert "Reactivate the account" in page_text(response)
     assert invitations_of(app, employee) == []
-    assert user_by_id(app, employee).password_hash is not None
+    assert user_row(app, employee).password_hash is not None
 
 
 def test_an_admin_can_reset_another_admin(app, admin_client, make_user):
     other = make_user("olga@example.com", name="Olga Admin", admin=True)
     assert post(admin_client, f"/admin/employees/{other}/reset-password").status_code == 200
-    assert user_by_id(app, other).password_hash is None
+    assert user_row(app, other).password_hash is None
 
 
 def test_recent_activity_shows_what_happened_to_the_employee(

@@ -6,13 +6,7 @@ import pytest
 
 from portal.database import db
 from portal.services import accounts
-from tests.support import HTMX_HEADERS, page_text, sign_in
-
-
-@pytest.fixture
-def admin_client(client, admin_user):
-    sign_in(client, "ada@example.com")
-    return client
+from tests.support import HTMX_HEADERS, page_text
 
 
 def rows(response) -> list[str]:

@@ -3,46 +3,32 @@
 from sqlalchemy import select
 
 from portal.database import db
-from portal.models import AuditEvent, RecoveryCode, User
-from portal.services import totp
-from tests.support import page_text, post, sign_in
-
-
-def _admin_signed_in(client, admin_user, enrol, clock):
-    secret, _ = enrol(admin_user)
-    sign_in(client, "ada@example.com")
-    assert (
-        post(client, "/login/code", {"code": totp.code_at(secret, clock.now())}).status_code == 303
-    )
+from portal.models import AuditEvent
+from tests.support import page_text, post, recovery_code_hashes, sign_in, user_row
 
 
 def test_reset_needs_a_reason_and_is_recorded(
-    client, other_client, app, admin_user, employee, enrol, clock
+    admin_with_two_step, other_client, app, admin_user, employee, enrol
 ):
+    admin = admin_with_two_step
     enrol(employee)
-    _admin_signed_in(client, admin_user, enrol, clock)
     sign_in(other_client, "emma@example.com")  # Emma's pending sign-in on the lost phone's browser
 
-    page = page_text(client.get(f"/admin/employees/{employee}"))
+    page = page_text(admin.get(f"/admin/employees/{employee}"))
     assert "Reset two-step authentication" in page and 'for="reason"' in page
 
-    no_reason = post(client, f"/admin/employees/{employee}/reset-two-step", {"reason": "  "})
+    no_reason = post(admin, f"/admin/employees/{employee}/reset-two-step", {"reason": "  "})
     assert no_reason.status_code == 422
     assert "it is recorded" in page_text(no_reason)
-    with app.app_context():
-        assert db.session.get(User, employee).totp_secret is not None
+    assert user_row(app, employee).totp_secret is not None
 
     done = post(
-        client, f"/admin/employees/{employee}/reset-two-step", {"reason": "lost phone and codes"}
+        admin, f"/admin/employees/{employee}/reset-two-step", {"reason": "lost phone and codes"}
     )
     assert done.status_code == 303
+    assert user_row(app, employee).totp_secret is None
+    assert recovery_code_hashes(app, employee) == set()
     with app.app_context():
-        user = db.session.get(User, employee)
-        assert user.totp_secret is None
-        assert (
-            db.session.scalars(select(RecoveryCode).where(RecoveryCode.user_id == employee)).all()
-            == []
-        )
         event = db.session.scalars(
             select(AuditEvent).where(AuditEvent.kind == "two_step_reset")
         ).one()
@@ -59,23 +45,19 @@ def test_reset_needs_a_reason_and_is_recorded(
 
 
 def test_reset_is_for_administrators_and_not_for_oneself(
-    client, app, admin_user, employee, make_user, enrol, clock
+    admin_with_two_step, app, admin_user, employee, make_user, enrol
 ):
+    admin = admin_with_two_step
     enrol(employee)
-    _admin_signed_in(client, admin_user, enrol, clock)
-    own = post(client, f"/admin/employees/{admin_user}/reset-two-step", {"reason": "testing"})
+    own = post(admin, f"/admin/employees/{admin_user}/reset-two-step", {"reason": "testing"})
     assert own.status_code == 422
-    with app.app_context():
-        assert db.session.get(User, admin_user).totp_secret is not None
+    assert user_row(app, admin_user).totp_secret is not None
 
     make_user("olga@example.com", name="Olga")
-    from tests.support import sign_in as employee_sign_in
-
     other = app.test_client()
-    employee_sign_in(other, "olga@example.com")
+    sign_in(other, "olga@example.com")
     assert (
         post(other, f"/admin/employees/{employee}/reset-two-step", {"reason": "x"}).status_code
         == 403
     )
-    with app.app_context():
-        assert db.session.get(User, employee).totp_secret is not None
+    assert user_row(app, employee).totp_secret is not None

@@ -10,25 +10,11 @@ import pytest
 
 from portal.database import db
 from portal.models import Company, User
-from tests.admin.flows import audit_rows
-from tests.support import HTMX_HEADERS, page_text, post, sign_in, sign_in_with_code
+from tests.support import HTMX_HEADERS, audit_rows, page_text, post, sign_in
 
 PAGE = "/admin/security"
 PREVIEW = "/admin/security/preview"
 TURN_ON = {"mandatory": "y", "grace_days": "10", "after_deadline": "setup"}
-
-
-@pytest.fixture
-def admin_with_two_step(app, client, clock, admin_user, enrol):
-    secret, _codes = enrol(admin_user)
-    sign_in_with_code(client, secret, clock, email="ada@example.com")
-    return client
-
-
-@pytest.fixture
-def admin_without_two_step(client, admin_user):
-    sign_in(client, "ada@example.com")
-    return client
 
 
 def company(app) -> Company:
@@ -49,10 +35,8 @@ def checkbox(html: str) -> str:
 # --- the administrator's own two-step first ---------------------------------------------
 
 
-def test_without_own_two_step_the_box_is_disabled_and_the_page_says_why(
-    app, admin_without_two_step
-):
-    response = admin_without_two_step.get(PAGE)
+def test_without_own_two_step_the_box_is_disabled_and_the_page_says_why(app, admin_client):
+    response = admin_client.get(PAGE)
 
     assert response.status_code == 200
     html = page_text(response)
@@ -66,8 +50,8 @@ def test_without_own_two_step_the_box_is_disabled_and_the_page_says_why(
 
 
 @pytest.mark.parametrize("htmx", [False, True])
-def test_without_own_two_step_the_server_refuses_too(app, admin_without_two_step, htmx):
-    response = post(admin_without_two_step, PAGE, TURN_ON, htmx=htmx)
+def test_without_own_two_step_the_server_refuses_too(app, admin_client, htmx):
+    response = post(admin_client, PAGE, TURN_ON, htmx=htmx)
 
     assert response.status_code == 422
     html = page_text(response)

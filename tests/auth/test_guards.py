@@ -15,36 +15,27 @@ from portal.auth import current
 from portal.auth.current import COOKIE_NAME
 from portal.crypto import DecryptionError
 from portal.database import db
-from portal.models import STAGE_FULL, AuditEvent, Invitation, RecoveryCode, User, UserSession
+from portal.models import STAGE_FULL, AuditEvent, Invitation, User, UserSession
 from portal.origin import Origin
 from portal.services import accounts, audit, invitations, sessions, totp
 from tests.support import (
     DEFAULT_PASSWORD,
+    assert_friendly_429,
     audit_kinds,
     csrf_token,
     page_text,
     post,
     race,
+    recovery_code_hashes,
+    recovery_codes_left,
     secret_from_page,
     sign_in,
+    totp_code,
     user_row,
     wrong_code,
 )
 
 RACERS = 20
-
-
-def _code(secret, clock, steps=0):
-    return totp.code_at_step(secret, totp.step_at(clock.now()) + steps)
-
-
-def _codes_left(app, user_id) -> int:
-    with app.app_context():
-        return db.session.scalar(
-            select(func.count(RecoveryCode.id)).where(
-                RecoveryCode.user_id == user_id, RecoveryCode.used_at.is_(None)
-            )
-        )
 
 
 def _cookie(client) -> str:
@@ -56,14 +47,7 @@ def _row_exists(app, token) -> bool:
         return sessions.find(token) is not None
 
 
-def assert_friendly_429(response) -> None:
-    assert response.status_code == 429
-    text = page_text(response)
-    assert "Too many attempts" in text
-    assert "Traceback" not in text
-
-
-# --- 1. a locked code step refuses even a valid recovery code ----------------------------
+# --- a locked code step refuses even a valid recovery code ----------------------------
 
 
 def test_locked_code_step_refuses_even_a_valid_recovery_code(client, app, employee, enrol, clock):
@@ -81,7 +65,7 @@ def test_locked_code_step_refuses_even_a_valid_recovery_code(client, app, employ
     refused = post(client, "/login/recovery", {"code": codes[0]})
     assert refused.status_code == 429
     assert "locked" in page_text(refused)
-    assert _codes_left(app, employee) == 10  # the code was not spent
+    assert recovery_codes_left(app, employee) == 10  # the code was not spent
     assert client.get("/profile/security").status_code == 303  # still only the pending sign-in
 
     clock.advance(minutes=15)  # the lock is over
@@ -89,7 +73,7 @@ def test_locked_code_step_refuses_even_a_valid_recovery_code(client, app, employ
     assert post(client, "/login/recovery", {"code": codes[0]}).status_code == 303
 
 
-# --- 2. wrong recovery codes count like wrong app codes ----------------------------------
+# --- wrong recovery codes count like wrong app codes ----------------------------------
 
 
 def test_three_wrong_recovery_codes_count_and_then_even_a_right_one_waits(
@@ -106,13 +90,13 @@ def test_three_wrong_recovery_codes_count_and_then_even_a_right_one_waits(
     waiting = post(client, "/login/recovery", {"code": codes[0]})
     assert waiting.status_code == 429
     assert "wait" in page_text(waiting)
-    assert _codes_left(app, employee) == 10
+    assert recovery_codes_left(app, employee) == 10
     # The app code waits as well: it is one count for the account.
-    assert post(client, "/login/code", {"code": _code(secret, clock)}).status_code == 429
+    assert post(client, "/login/code", {"code": totp_code(secret, clock)}).status_code == 429
     assert client.get("/profile/security").status_code == 303
 
 
-# --- 6. the step that confirmed enrolment is used up -------------------------------------
+# --- the step that confirmed enrolment is used up -------------------------------------
 
 
 def test_the_code_that_confirmed_enrolment_cannot_sign_in_in_the_same_step(
@@ -122,7 +106,7 @@ def test_the_code_that_confirmed_enrolment_cannot_sign_in_in_the_same_step(
     secret = secret_from_page(
         page_text(post(client, "/profile/security/enable", follow_redirects=True))
     )
-    code = totp.code_at(secret, clock.now())
+    code = totp_code(secret, clock)
     assert (
         post(client, "/profile/security/confirm", {"code": code}, follow_redirects=True).status_code
         == 200
@@ -143,10 +127,10 @@ def test_the_code_that_confirmed_enrolment_cannot_sign_in_in_the_same_step(
     assert client.get("/profile/security").status_code == 303
 
     clock.advance(seconds=30)
-    assert post(client, "/login/code", {"code": _code(secret, clock)}).status_code == 303
+    assert post(client, "/login/code", {"code": totp_code(secret, clock)}).status_code == 303
 
 
-# --- 11. and 12. request limits on the code step -----------------------------------------
+# --- request limits on the code step --------------------------------------------------
 
 
 def _code_post(client, path="/login/code", *, ip="192.0.2.10", code=""):
@@ -200,7 +184,7 @@ def test_code_step_allows_30_posts_a_minute_per_address_across_accounts(
     assert _code_post(emma_browser, ip="192.0.2.99").status_code == 422
 
 
-# --- 13. idle sessions end ---------------------------------------------------------------
+# --- idle sessions end ----------------------------------------------------------------
 
 
 def test_a_session_unused_for_the_idle_limit_and_a_day_ends(client, app, employee, clock):
@@ -227,7 +211,7 @@ def test_the_idle_limit_follows_the_setting(make_app, employee, clock):
     assert browser.get("/profile/security").status_code == 302
 
 
-# --- 15. a TOTP secret belongs to its user -----------------------------------------------
+# --- a TOTP secret belongs to its user ------------------------------------------------
 
 
 def test_a_secret_ciphertext_does_not_open_for_another_user(app, employee, make_user, enrol):
@@ -255,23 +239,18 @@ def test_a_secret_copied_to_another_users_row_fails_the_code_step_cleanly(
         db.session.commit()
 
     sign_in(client, "olga@example.com")
-    response = post(client, "/login/code", {"code": _code(emma_secret, clock)})
+    response = post(client, "/login/code", {"code": totp_code(emma_secret, clock)})
     assert response.status_code != 500, page_text(response)
     assert 400 <= response.status_code < 500
     assert client.get("/profile/security").status_code != 200  # not signed in
 
 
-# --- 16. recovery codes are stored keyed -------------------------------------------------
+# --- recovery codes are stored keyed --------------------------------------------------
 
 
 def test_recovery_code_hashes_are_keyed(app, employee, enrol):
     _, codes = enrol(employee)
-    with app.app_context():
-        stored = set(
-            db.session.scalars(
-                select(RecoveryCode.code_hash).where(RecoveryCode.user_id == employee)
-            )
-        )
+    stored = recovery_code_hashes(app, employee)
     assert len(stored) == 10
     for shown in codes:
         code = shown.replace("-", "")
@@ -280,7 +259,7 @@ def test_recovery_code_hashes_are_keyed(app, employee, enrol):
         assert code not in " ".join(stored)
 
 
-# --- 17. the audit trail -----------------------------------------------------------------
+# --- the audit trail ------------------------------------------------------------------
 
 
 def test_signing_in_with_a_recovery_code_is_recorded(client, app, employee, enrol, clock):
@@ -315,7 +294,7 @@ def test_a_wrong_password_on_the_security_page_is_recorded(client, app, employee
     assert user_row(app, employee).pending_totp_secret is None
 
 
-# --- 18. a new sign-in leaves no old session row behind ----------------------------------
+# --- a new sign-in leaves no old session row behind -----------------------------------
 
 
 def test_the_second_step_replaces_the_pending_row(client, app, employee, enrol, clock):
@@ -323,7 +302,7 @@ def test_the_second_step_replaces_the_pending_row(client, app, employee, enrol, 
     sign_in(client, "emma@example.com")
     pending_token = _cookie(client)
     assert _row_exists(app, pending_token)
-    assert post(client, "/login/code", {"code": _code(secret, clock)}).status_code == 303
+    assert post(client, "/login/code", {"code": totp_code(secret, clock)}).status_code == 303
     assert _cookie(client) != pending_token
     assert not _row_exists(app, pending_token)
 
@@ -351,7 +330,7 @@ def test_signing_in_again_in_the_same_browser_removes_its_previous_row(app, empl
         )
 
 
-# --- 19. an invitation link works once under a race --------------------------------------
+# --- an invitation link works once under a race ---------------------------------------
 
 
 def test_one_invitation_accepted_by_20_threads_works_once(app, employee):

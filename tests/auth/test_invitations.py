@@ -3,8 +3,8 @@
 import pytest
 
 from portal.services import audit
-from tests.admin.flows import add_employee, audit_rows, invitations_of, user_by_email
-from tests.support import page_text, post, sign_in
+from tests.admin.flows import add_employee, invitations_of
+from tests.support import audit_rows, page_text, post, sign_in, user_by_email
 
 PASSWORD = "my first real passphrase"
 

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from portal import create_app
 from portal.database import Base, db
 from portal.models import UserSession
-from tests.support import DEFAULT_PASSWORD, HTMX_HEADERS, csrf_token, page_text
+from tests.support import DEFAULT_PASSWORD, HTMX_HEADERS, assert_friendly_429, csrf_token, page_text
 
 PER_ADDRESS = 20  # "20 per minute" on POST /login
 PER_ACCOUNT = 10  # "10 per 15 minutes" per email
@@ -34,15 +34,6 @@ def attempt(
         environ_base={"REMOTE_ADDR": ip},
         headers=headers or {},
     )
-
-
-def assert_friendly_429(response) -> None:
-    assert response.status_code == 429
-    text = page_text(response)
-    assert "Too many attempts" in text
-    assert "Please try again in a few minutes." in text
-    assert "Traceback" not in text
-    assert response.headers["Content-Security-Policy"]
 
 
 def sessions_count(app) -> int:

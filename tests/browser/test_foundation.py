@@ -244,7 +244,7 @@ def test_pages_run_under_the_content_security_policy(open_context, make_account)
     # Any CSP refusal shows as a console error, which open_context turns into a failure.
 
 
-def test_error_pages(page, make_account, camera):
+def test_error_pages_say_what_happened_and_lead_back_to_the_portal(page, make_account, camera):
     response = page.goto("/no-such-page")
     assert response.status == 404
     expect(page.get_by_role("heading", level=1)).to_have_text("Not found")

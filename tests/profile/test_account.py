@@ -3,8 +3,16 @@
 import pytest
 
 from portal.services import audit
-from tests.admin.flows import audit_rows, is_signed_in, session_count, user_by_id
-from tests.support import DEFAULT_PASSWORD, page_text, post, sign_in
+from tests.support import (
+    DEFAULT_PASSWORD,
+    audit_rows,
+    is_signed_in,
+    page_text,
+    post,
+    session_count,
+    sign_in,
+    user_row,
+)
 
 NEW_PASSWORD = "another good passphrase"
 
@@ -45,7 +53,7 @@ def test_name_and_email_are_saved(app, emma, employee):
     )
 
     assert response.status_code == 303
-    user = user_by_id(app, employee)
+    user = user_row(app, employee)
     assert (user.name, user.email) == ("Emma Rivers", "emma.rivers@example.com")
     assert "Your profile is saved." in page_text(emma.get(response.headers["Location"]))
     (event,) = audit_rows(app, audit.PROFILE_CHANGED)
@@ -62,7 +70,7 @@ def test_htmx_save_swaps_the_details_panel(app, emma, employee):
     assert response.status_code == 200
     assert html.lstrip().startswith('<section class="card" id="profile-details"')
     assert "Your profile is saved." in html
-    assert user_by_id(app, employee).name == "Emma Rivers"
+    assert user_row(app, employee).name == "Emma Rivers"
 
 
 @pytest.mark.parametrize("email", ["bob@example.com", "BOB@Example.com"])
@@ -71,7 +79,7 @@ def test_someone_elses_email_is_refused(app, emma, employee, make_user, email):
     response = post(emma, "/profile/details", {"name": "Emma Stone", "email": email})
     assert response.status_code == 422
     assert "Another account already uses this email." in page_text(response)
-    assert user_by_id(app, employee).email == "emma@example.com"
+    assert user_row(app, employee).email == "emma@example.com"
     assert audit_rows(app, audit.PROFILE_CHANGED) == []
 
 
@@ -89,7 +97,7 @@ def test_bad_details_are_refused(app, emma, employee, data, message):
     response = post(emma, "/profile/details", data)
     assert response.status_code == 422
     assert message in page_text(response)
-    user = user_by_id(app, employee)
+    user = user_row(app, employee)
     assert (user.name, user.email) == ("Emma Stone", "emma@example.com")
 
 
@@ -120,13 +128,13 @@ def test_htmx_password_change_swaps_the_password_panel(emma):
 
 def test_a_wrong_current_password_is_refused(app, emma, other_client, employee):
     sign_in(other_client, "emma@example.com")
-    before = user_by_id(app, employee).password_hash
+    before = user_row(app, employee).password_hash
 
     response = change_password(emma, current="not my password")
 
     assert response.status_code == 422
     assert "The current password is not right." in page_text(response)
-    assert user_by_id(app, employee).password_hash == before
+    assert user_row(app, employee).password_hash == before
     assert is_signed_in(other_client)
     assert audit_rows(app, audit.PASSWORD_CHANGED) == []
 
@@ -140,14 +148,14 @@ def test_a_wrong_current_password_is_refused(app, emma, other_client, employee):
     ],
 )
 def test_a_bad_new_password_is_refused(app, emma, employee, new, confirm, message):
-    before = user_by_id(app, employee).password_hash
+    before = user_row(app, employee).password_hash
     response = change_password(emma, new=new, confirm=confirm)
     assert response.status_code == 422
     assert message in page_text(response)
-    assert user_by_id(app, employee).password_hash == before
+    assert user_row(app, employee).password_hash == before
 
 
 def test_profile_posts_need_the_csrf_token(app, emma, employee):
     response = emma.post("/profile/details", data={"name": "Mallory", "email": "m@example.com"})
     assert response.status_code == 400
-    assert user_by_id(app, employee).name == "Emma Stone"
+    assert user_row(app, employee).name == "Emma Stone"

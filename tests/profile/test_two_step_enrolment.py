@@ -1,17 +1,19 @@
 """Turning two-step authentication on from the Security page, as an employee does."""
 
-from sqlalchemy import select
-
 from portal.database import db
-from portal.models import AuditEvent, RecoveryCode
-from portal.services import totp
+from portal.models import User
+from portal.services import audit, totp
 from tests.support import (
+    audit_kinds,
     page_text,
     post,
+    recovery_code_hashes,
     recovery_codes_from_page,
     secret_from_page,
     sign_in,
+    totp_code,
     user_row,
+    wrong_code,
 )
 
 
@@ -44,7 +46,7 @@ def test_starting_again_makes_a_new_secret(client, employee, clock):
 def test_wrong_code_says_so_and_changes_nothing(client, app, employee, clock):
     sign_in(client, "emma@example.com")
     secret = secret_from_page(_start(client, clock))
-    wrong = "000000" if totp.code_at(secret, clock.now()) != "000000" else "111111"
+    wrong = wrong_code(secret, clock)
     response = post(client, "/profile/security/confirm", {"code": wrong}, follow_redirects=True)
     assert response.status_code == 422
     assert "That code is not right" in page_text(response)
@@ -73,7 +75,7 @@ def test_correct_code_turns_it_on_and_shows_ten_codes_until_saved(client, app, e
     response = post(
         client,
         "/profile/security/confirm",
-        {"code": totp.code_at(secret, clock.now())},
+        {"code": totp_code(secret, clock)},
         follow_redirects=True,
     )
     assert response.status_code == 200
@@ -86,16 +88,10 @@ def test_correct_code_turns_it_on_and_shows_ten_codes_until_saved(client, app, e
 
     user = user_row(app, employee)
     assert user.totp_secret is not None and user.pending_totp_secret is None
-    with app.app_context():
-        stored = db.session.scalars(
-            select(RecoveryCode.code_hash).where(RecoveryCode.user_id == employee)
-        ).all()
-        kinds = db.session.scalars(
-            select(AuditEvent.kind).where(AuditEvent.subject_id == employee)
-        ).all()
+    stored = recovery_code_hashes(app, employee)
     assert len(stored) == 10
     assert not any(code.replace("-", "") in stored_hash for code in codes for stored_hash in stored)
-    assert "two_step_enabled" in kinds
+    assert "two_step_enabled" in audit_kinds(app, employee)
 
     download = client.get("/profile/security/recovery-codes.txt")
     assert download.status_code == 200
@@ -164,7 +160,7 @@ def test_confirming_after_the_password_went_stale_asks_again(client, app, employ
     response = post(
         client,
         "/profile/security/confirm",
-        {"code": totp.code_at(secret, clock.now())},
+        {"code": totp_code(secret, clock)},
         follow_redirects=True,
     )
     assert response.status_code == 403
@@ -205,20 +201,12 @@ def test_enrolment_can_be_confirmed_once(client, other_client, app, employee, cl
     """A double submit cannot enrol twice or make two sets of codes."""
     sign_in(client, "emma@example.com")
     secret = secret_from_page(_start(client, clock))
-    code = totp.code_at(secret, clock.now())
+    code = totp_code(secret, clock)
     first = post(client, "/profile/security/confirm", {"code": code}, follow_redirects=True)
     second = post(client, "/profile/security/confirm", {"code": code}, follow_redirects=True)
     assert first.status_code == 200
     assert second.status_code == 409
-    with app.app_context():
-        assert (
-            len(
-                db.session.scalars(
-                    select(RecoveryCode).where(RecoveryCode.user_id == employee)
-                ).all()
-            )
-            == 10
-        )
+    assert len(recovery_code_hashes(app, employee)) == 10
 
 
 def test_saving_the_name_with_htmx_refreshes_the_header_too(client, employee):
@@ -234,17 +222,13 @@ def test_saving_the_name_with_htmx_refreshes_the_header_too(client, employee):
 
 
 def test_activity_done_by_an_administrator_says_so(client, app, employee, admin_user):
-    from portal.database import db as database
-    from portal.models import User as UserModel
-    from portal.services import audit
-
     with app.app_context():
         audit.record(
             audit.PASSWORD_RESET_ISSUED,
             origin=None,
-            actor=database.session.get(UserModel, admin_user),
-            subject=database.session.get(UserModel, employee),
+            actor=db.session.get(User, admin_user),
+            subject=db.session.get(User, employee),
         )
-        database.session.commit()
+        db.session.commit()
     sign_in(client, "emma@example.com")
     assert "by an administrator" in page_text(client.get("/profile/security"))

@@ -6,38 +6,25 @@ htmx, and the lifetime of a pending enrolment."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
 
-from portal.database import db
-from portal.models import AuditEvent, RecoveryCode
 from portal.services import totp
 from tests.support import (
     DEFAULT_PASSWORD,
     HTMX_HEADERS,
+    audit_kinds,
     page_text,
     post,
+    recovery_code_hashes,
     recovery_codes_from_page,
     secret_from_page,
     sign_in,
     sign_in_with_code,
+    totp_code,
     user_row,
     wrong_code,
 )
 
 PASSWORD_PROMPT = "For your safety, confirm your password to continue."
-
-
-def _code(secret, clock):
-    return totp.code_at(secret, clock.now())
-
-
-def _code_hashes(app, user_id) -> set[str]:
-    with app.app_context():
-        return set(
-            db.session.scalars(
-                select(RecoveryCode.code_hash).where(RecoveryCode.user_id == user_id)
-            )
-        )
 
 
 def _two_step_state(app, user_id):
@@ -47,7 +34,7 @@ def _two_step_state(app, user_id):
         user.pending_totp_secret,
         user.unsaved_recovery_codes,
         user.totp_enabled_at,
-        _code_hashes(app, user_id),
+        recovery_code_hashes(app, user_id),
     )
 
 
@@ -57,7 +44,7 @@ def _start_enrolment(client):
     return secret_from_page(page_text(response))
 
 
-# --- 3. the guarded changes are throttled -------------------------------------------------
+# --- the guarded changes are throttled ------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -77,7 +64,7 @@ def test_guarded_change_waits_after_three_wrong_codes_even_for_the_right_one(
         assert wrong.status_code == 422
     assert user_row(app, employee).second_step_failures == 3
 
-    refused = post(client, path, {"password": DEFAULT_PASSWORD, "code": _code(secret, clock)})
+    refused = post(client, path, {"password": DEFAULT_PASSWORD, "code": totp_code(secret, clock)})
     assert refused.status_code == 429
     assert "wait" in page_text(refused)
     assert _two_step_state(app, employee) == before
@@ -86,7 +73,7 @@ def test_guarded_change_waits_after_three_wrong_codes_even_for_the_right_one(
     )  # the code was not spent
 
 
-# --- 4. a wrong code on the device form counts --------------------------------------------
+# --- a wrong code on the device form counts -------------------------------------------
 
 
 def test_a_wrong_code_on_the_device_change_form_counts_against_the_account(
@@ -105,14 +92,10 @@ def test_a_wrong_code_on_the_device_change_form_counts_against_the_account(
     user = user_row(app, employee)
     assert user.second_step_failures == 1
     assert user.pending_totp_secret is None
-    with app.app_context():
-        kinds = db.session.scalars(
-            select(AuditEvent.kind).where(AuditEvent.subject_id == employee)
-        ).all()
-    assert kinds.count("two_step_failed") == 1
+    assert audit_kinds(app, employee).count("two_step_failed") == 1
 
 
-# --- 5. an administrator's reset signs the employee out ----------------------------------
+# --- an administrator's reset signs the employee out ----------------------------------
 
 
 def test_admin_reset_ends_the_employees_signed_in_sessions(
@@ -136,7 +119,7 @@ def test_admin_reset_ends_the_employees_signed_in_sessions(
     assert client.get("/profile/security").status_code == 200  # the admin's own session stays
 
 
-# --- 7. to 9. secrets and unsaved codes only after a fresh password ----------------------
+# --- secrets and unsaved codes only after a fresh password ----------------------------
 
 
 def test_pending_enrolment_key_and_qr_are_hidden_once_the_password_is_stale(
@@ -164,7 +147,10 @@ def _enabled_with_unsaved_codes(client, clock) -> list[str]:
     sign_in(client, "emma@example.com")
     secret = _start_enrolment(client)
     confirmed = post(
-        client, "/profile/security/confirm", {"code": _code(secret, clock)}, follow_redirects=True
+        client,
+        "/profile/security/confirm",
+        {"code": totp_code(secret, clock)},
+        follow_redirects=True,
     )
     assert confirmed.status_code == 200
     codes = recovery_codes_from_page(page_text(confirmed))
@@ -199,7 +185,7 @@ def test_recovery_codes_download_is_gone_once_the_password_is_stale(client, app,
     assert not any(code in page_text(response) for code in codes)
 
 
-# --- 10. CSRF holds for htmx too ----------------------------------------------------------
+# --- CSRF holds for htmx too ----------------------------------------------------------
 
 
 def test_htmx_post_without_csrf_token_is_refused_and_changes_nothing(
@@ -209,11 +195,17 @@ def test_htmx_post_without_csrf_token_is_refused_and_changes_nothing(
     sign_in_with_code(client, secret, clock)
     before = _two_step_state(app, employee)
     forms = {
-        "/profile/security/turn-off": {"password": DEFAULT_PASSWORD, "code": _code(secret, clock)},
-        "/profile/security/device": {"password": DEFAULT_PASSWORD, "code": _code(secret, clock)},
+        "/profile/security/turn-off": {
+            "password": DEFAULT_PASSWORD,
+            "code": totp_code(secret, clock),
+        },
+        "/profile/security/device": {
+            "password": DEFAULT_PASSWORD,
+            "code": totp_code(secret, clock),
+        },
         "/profile/security/recovery-codes": {
             "password": DEFAULT_PASSWORD,
-            "code": _code(secret, clock),
+            "code": totp_code(secret, clock),
         },
     }
     for path, data in forms.items():
@@ -236,7 +228,7 @@ def test_htmx_enable_without_csrf_token_starts_no_enrolment(client, app, employe
     assert user_row(app, employee).pending_totp_secret is None
 
 
-# --- 14. a pending enrolment expires -----------------------------------------------------
+# --- a pending enrolment expires ------------------------------------------------------
 
 
 def test_a_pending_enrolment_expires_after_thirty_minutes(client, app, employee, clock):
@@ -253,7 +245,7 @@ def test_a_pending_enrolment_expires_after_thirty_minutes(client, app, employee,
     refused = post(
         client,
         "/profile/security/confirm",
-        {"code": _code(old_secret, clock)},
+        {"code": totp_code(old_secret, clock)},
         follow_redirects=True,
     )
     assert refused.status_code == 422
@@ -262,7 +254,7 @@ def test_a_pending_enrolment_expires_after_thirty_minutes(client, app, employee,
         post(
             client,
             "/profile/security/confirm",
-            {"code": _code(new_secret, clock)},
+            {"code": totp_code(new_secret, clock)},
             follow_redirects=True,
         ).status_code
         == 200
@@ -281,7 +273,7 @@ def test_a_pending_enrolment_still_confirms_within_thirty_minutes(client, app, e
         post(
             client,
             "/profile/security/confirm",
-            {"code": _code(secret, clock)},
+            {"code": totp_code(secret, clock)},
             follow_redirects=True,
         ).status_code
         == 200
