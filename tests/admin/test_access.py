@@ -5,7 +5,16 @@ import pytest
 from tests.admin.flows import audit_rows, session_count, user_by_email, user_by_id
 from tests.support import HTMX_HEADERS, post, sign_in
 
-GET_ROUTES = ["/admin/", "/admin/?q=emma&page=1", "/admin/employees/new", "/admin/employees/{id}"]
+GET_ROUTES = [
+    "/admin/",
+    "/admin/?q=emma&page=1",
+    "/admin/employees/new",
+    "/admin/employees/{id}",
+    "/admin/audit",
+    "/admin/audit?person=emma&kind=sign_in&from=2026-01-01&to=2026-12-31",
+    "/admin/audit.csv",
+    "/admin/audit.csv?person=emma",
+]
 POST_ROUTES = [
     "/admin/employees/new",
     "/admin/employees/{id}/deactivate",
