@@ -135,13 +135,13 @@ def test_each_event_shows_who_what_whom_when_ip_and_browser(app, admin_client, p
     assert '<time datetime="2026-02-10T14:05:09Z">' in html
 
 
-def test_an_event_without_anyone_signed_in_says_so(app, admin_client):
+def test_an_event_without_anyone_signed_in_shows_dashes(app, admin_client):
     record(app, audit.SIGN_IN_FAILED, DAY, detail="unknown email x@example.com")
     rows = table(admin_client.get("/admin/audit?kind=sign_in_failed")).rows
     assert rows == [
         [
             "2026-02-10 00:00:00",
-            "not signed in",
+            "—",
             "Failed sign-in attempt | unknown email x@example.com",
             "—",
             "—",
@@ -420,7 +420,7 @@ def test_csv_is_the_filtered_view(app, admin_client, people, mixed_events):
     shown = [
         [
             row["When (UTC)"],
-            row["By"] or "not signed in",
+            row["By"] or "—",
             row["Event"] + (f" | {row['Detail']}" if row["Detail"] else ""),
             row["Whom"] or "—",
             (row["IP"] or "—") + (f" | {row['Browser']}" if row["User agent"] else ""),
@@ -536,3 +536,10 @@ def test_hostile_filters_get_an_answer_never_an_error(admin_client, mixed_events
     response = admin_client.get(path, query_string=query)
     assert response.status_code == 200
     response.get_data()
+
+
+def test_an_employee_page_links_to_their_events_in_the_audit_log(admin_client, people):
+    response = admin_client.get(f"/admin/employees/{people['emma']}")
+    assert response.status_code == 200, response.status_code
+    html = page_text(response)
+    assert '<a class="small" href="/admin/audit?person=emma@example.com">' in html
