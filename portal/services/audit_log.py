@@ -5,8 +5,8 @@ Queries first find the ids of the events to show, newest first, from the indexes
 names of the people involved. A page deep in the log thus walks index entries, not rows.
 
 The person filter matches the actor OR the subject. An OR over two columns cannot follow
-one index in order, so each side is read from its own index, newest first, and the
-streams are merged up to what the page needs: the cost stays bounded by the page, not by
+one index in order, so each side is read from its own index, newest first and no further
+than the page needs, and the two are merged: the cost stays bounded by the page, not by
 how many events the person has (an account under a password-guessing attack may have
 hundreds of thousands).
 """
@@ -20,7 +20,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import CompoundSelect, Select, func, or_, select, tuple_, union_all
+from sqlalchemy import CompoundSelect, Select, and_, func, or_, select, tuple_, union_all
 from sqlalchemy.orm import aliased
 
 from portal.database import db
@@ -320,27 +320,43 @@ def _newest(
             .offset(offset)
         )
     # Per person, the events about them and those they did to someone else: streams that
-    # never share an event, each in the order of an index, merged (UNION ALL with one
-    # ORDER BY) and cut at the page. A subject is set whenever an actor is, unless the
+    # never share an event, each the newest rows of one index, merged in order (UNION ALL)
+    # up to what the page needs. A subject is set whenever an actor is, unless the
     # subject's account was deleted since.
     ids = [person.id for person in scope.people]
     others = or_(AuditEvent.subject_id.is_(None), AuditEvent.subject_id.not_in(ids))
-    streams = []
-    for person in ids:
-        streams.append(
-            select(AuditEvent.id, AuditEvent.occurred_at).where(
-                AuditEvent.subject_id == person, *conditions
-            )
+    streams = [
+        select(AuditEvent.id, AuditEvent.occurred_at).where(involves, *conditions)
+        for person in ids
+        for involves in (
+            AuditEvent.subject_id == person,
+            and_(AuditEvent.actor_id == person, others),
         )
-        streams.append(
-            select(AuditEvent.id, AuditEvent.occurred_at).where(
-                AuditEvent.actor_id == person, others, *conditions
-            )
+    ]
+    if db.session.get_bind().dialect.name == "sqlite":
+        # SQLite merges the streams of a compound with one ORDER BY, reading each index
+        # only as far as the LIMIT needs.
+        compound = union_all(*streams)
+        columns = compound.selected_columns
+        return (
+            compound.order_by(columns.occurred_at.desc(), columns.id.desc())
+            .limit(limit)
+            .offset(offset)
         )
-    merged = union_all(*streams)
-    columns = merged.selected_columns
+    # PostgreSQL (before 17) sorts a compound whole; it merges streams that are ordered
+    # and cut one by one.
+    cut = [
+        stream.order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
+        .limit(offset + limit)
+        .subquery()
+        for stream in streams
+    ]
+    merged = union_all(*(select(stream.c.id, stream.c.occurred_at) for stream in cut)).subquery()
     return (
-        merged.order_by(columns.occurred_at.desc(), columns.id.desc()).limit(limit).offset(offset)
+        select(merged.c.id, merged.c.occurred_at)
+        .order_by(merged.c.occurred_at.desc(), merged.c.id.desc())
+        .limit(limit)
+        .offset(offset)
     )
 
 

@@ -209,6 +209,25 @@ def test_part_of_a_name_matches_everyone_it_fits(admin_client, mixed_events):
     assert "the 2 people matching “emma”: Emma Stone, Gemma Hill" in page_text(response)
 
 
+def test_an_event_between_two_people_found_appears_once(
+    app, admin_client, people, mixed_events, monkeypatch
+):
+    record(
+        app,
+        audit.PASSWORD_RESET_ISSUED,
+        DAY + timedelta(hours=1),
+        actor=people["emma"],
+        subject=people["gemma"],
+        detail="emma resets gemma",
+    )
+    monkeypatch.setattr(audit_log, "EXPORT_BATCH", 2)
+    page = admin_client.get("/admin/audit", query_string={"person": "emma"})
+    assert details(page)[:2] == ["emma resets gemma", "emma adds bob"]
+    assert len(whats(page)) == 6
+    exported = csv_rows(admin_client.get("/admin/audit.csv", query_string={"person": "emma"}))
+    assert [row["Detail"] for row in exported] == details(page)
+
+
 def test_an_exact_email_is_that_person_only(admin_client, mixed_events):
     response = admin_client.get("/admin/audit", query_string={"person": "emma@example.com"})
     assert "gemma signs in" not in details(response)
