@@ -1,8 +1,9 @@
 """The administrators' audit log: every security event, filtered, paged and exported.
 
-Queries first find the ids of the events to show, newest first, from the indexes alone
-(``(column, occurred_at, id)`` on audit_events), and only then read those rows with the
-names of the people involved. A page deep in the log thus walks index entries, not rows.
+Queries first find the ids of the events to show, newest first, from the indexes
+(``(column, occurred_at, id)`` on audit_events; only a kind combined with a person reads
+rows to check the kind), and then read just those rows with the names of the people
+involved. A page deep in the log thus walks index entries, not rows.
 
 The person filter matches the actor OR the subject. An OR over two columns cannot follow
 one index in order, so each side is read from its own index, newest first and no further
@@ -34,7 +35,6 @@ PER_PAGE = 50
 # everything). It keeps the count and the deepest page a walk of at most this many index
 # entries, whatever the log holds.
 MAX_ROWS = 10_000
-MAX_PAGE = MAX_ROWS // PER_PAGE
 # A person search broader than this is a first name or a domain name, not a person; each
 # person found is two more index streams to merge.
 MAX_PEOPLE = 20
@@ -304,7 +304,7 @@ def people_matching(text: str) -> list[Person]:
 def _newest(
     scope: _Scope, *, limit: int, offset: int = 0, before: tuple[datetime, int] | None = None
 ) -> Select | CompoundSelect:
-    """The (id, occurred_at) of matching events, newest first, read from an index alone."""
+    """The (id, occurred_at) of matching events, newest first, read from the indexes."""
     conditions = list(scope.conditions)
     if before is not None:
         conditions.append(tuple_(AuditEvent.occurred_at, AuditEvent.id) < tuple_(*before))
@@ -363,7 +363,7 @@ _subject = aliased(User, name="subject")
 
 def _rows(newest: Select | CompoundSelect) -> list[AuditRow]:
     chosen = newest.subquery()
-    actor, subject = _actor, _subject
+    actor, subject = _actor, _subject  # the users table twice: who acted, and about whom
     result = db.session.execute(
         select(
             AuditEvent.id,
