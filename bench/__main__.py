@@ -2,7 +2,10 @@
 
 Run with `make bench` (or `.venv/bin/python -m bench`). Prints one line per figure and
 exits non-zero when a target is missed. Figures come from the real code on a temporary
-SQLite database, in this process, with production argon2 parameters for sign-in.
+SQLite database, in this process, with production argon2 parameters for sign-in. The
+audit log's figures come from SQLite and, when PORTAL_BENCH_DATABASE_URL names a
+PostgreSQL server (postgresql+psycopg://user@host:port/database), from a database the
+bench makes there for the run and drops after it.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import load
+from bench import audit_log, load
 from portal import clock, create_app
 from portal.database import Base, db
 from portal.models import Company
@@ -118,6 +121,7 @@ def main() -> int:
     results.append(("peak memory of this process", peak_mib, 200, "MiB"))
 
     results.extend(load.run(workdir))
+    results.extend(audit_log.run(workdir))
 
     missed = 0
     print(f"{'figure':<58} {'value':>10}   target")

@@ -60,7 +60,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     login_manager.init_app(app)
 
     from portal import cli, errors, headers, templating
-    from portal.admin.routes import admin
+    from portal.admin import admin
     from portal.auth.routes import auth
     from portal.profile import profile
     from portal.setup.routes import setup

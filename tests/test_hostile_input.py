@@ -497,6 +497,8 @@ HOSTILE_QUERIES = [
     {"token": "\x00" * 3},
     {"token": "t" * 10_000},
     {"kind": "'; DROP TABLE users; --", "since": "not a date", "until": "9999-99-99"},
+    {"person": GARBAGE, "from": "0001-01-01", "to": "9999-12-31"},
+    {"person": "\x00%_", "from": "2026-02-30", "to": ["2026-01-01", "x"]},
 ]
 
 

@@ -1,4 +1,7 @@
-"""Administration: employees and the company's security settings."""
+"""Administration: employees (routes.py), the company's security settings (settings.py)
+and the audit log (audit_log.py), all on one blueprint (blueprint.py)."""
 
-# The security settings register their routes on the admin blueprint (routes.py).
-from portal.admin import settings  # noqa: F401
+from portal.admin import audit_log, routes, settings
+from portal.admin.blueprint import admin
+
+__all__ = ["admin", "audit_log", "routes", "settings"]

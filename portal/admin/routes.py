@@ -1,13 +1,13 @@
-"""Administration: employees and the company's security settings."""
+"""Administration: the employees list and one employee's page."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import wraps
 
-from flask import Blueprint, abort, request, url_for
-from flask_login import current_user, login_required
+from flask import abort, request, url_for
+from flask_login import current_user
 
+from portal.admin.blueprint import EMPLOYEE, admin, admin_required
 from portal.admin.forms import (
     AddEmployeeForm,
     ExtendDeadlineForm,
@@ -19,21 +19,6 @@ from portal.services import employees as employee_service
 from portal.services import policy
 from portal.services.accounts import AccountError
 from portal.web import done, render_page_or_fragment, request_origin
-
-admin = Blueprint("admin", __name__, url_prefix="/admin")
-# Ids beyond a 32-bit integer cannot exist; the bound turns them into a 404 before the query.
-EMPLOYEE = "/employees/<int(max=2147483647):user_id>"
-
-
-def admin_required(view):
-    @wraps(view)
-    @login_required
-    def wrapped(*args, **kwargs):
-        if not current_user.is_admin:
-            abort(403)
-        return view(*args, **kwargs)
-
-    return wrapped
 
 
 def _page_number() -> int:

@@ -10,8 +10,8 @@ from flask import flash, redirect, request, url_for
 from flask_login import current_user
 
 from portal import clock
+from portal.admin.blueprint import admin, admin_required
 from portal.admin.forms import SecuritySettingsForm
-from portal.admin.routes import admin, admin_required
 from portal.services import policy
 from portal.web import render_page_or_fragment, request_origin, wants_fragment
 

@@ -21,6 +21,10 @@ GET_ROUTES = [
     "/admin/employees/new",
     "/admin/employees/{id}",
     "/admin/security",
+    "/admin/audit",
+    "/admin/audit?person=emma&kind=sign_in&from=2026-01-01&to=2026-12-31",
+    "/admin/audit.csv",
+    "/admin/audit.csv?person=emma",
 ]
 POST_ROUTES = [
     "/admin/employees/new",

@@ -10,7 +10,7 @@ import pytest
 
 from portal.database import db
 from portal.models import Company, User
-from tests.support import HTMX_HEADERS, audit_rows, page_text, post, sign_in
+from tests.support import HTMX_HEADERS, audit_rows, page_text, post, sign_in, sign_in_with_code
 
 PAGE = "/admin/security"
 PREVIEW = "/admin/security/preview"
