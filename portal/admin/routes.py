@@ -133,7 +133,7 @@ def pause_two_step(user_id: int):
     user = _employee_or_404(user_id)
     form = PauseTwoStepForm()
     if not form.validate_on_submit():
-        return _employee_page(user, status=422, pause_form=form)
+        return _employee_page(user, status=422, pause_form=form, error=_first_error(form))
     days = form.days_value
     return _employee_action(
         user,
@@ -160,7 +160,7 @@ def extend_deadline(user_id: int):
     user = _employee_or_404(user_id)
     form = ExtendDeadlineForm()
     if not form.validate_on_submit():
-        return _employee_page(user, status=422, extend_form=form)
+        return _employee_page(user, status=422, extend_form=form, error=_first_error(form))
     until = form.until.data
     return _employee_action(
         user,
@@ -211,6 +211,15 @@ def _employee_page(user: User, *, status: int = 200, **panel):
         **_employee_context(user, **forms),
         **panel,
     )
+
+
+def _first_error(form) -> str:
+    """The form's first problem, said at the top of the panel too: the form itself is shown
+    only to employees it applies to."""
+    for errors in form.errors.values():
+        if errors:
+            return str(errors[0])
+    return "Check the form and try again."
 
 
 def _employee_or_404(user_id: int) -> User:
