@@ -24,7 +24,7 @@ from portal.profile.forms import (
     PasswordAndCodeForm,
     RegenerateCodesForm,
 )
-from portal.services import accounts, audit, recovery_codes, sessions, two_step
+from portal.services import accounts, audit, policy, recovery_codes, sessions, two_step
 from portal.web import done, render_page_or_fragment, request_origin, wants_fragment
 
 SECURITY_PAGE = "profile/security.html"
@@ -236,6 +236,12 @@ def change_device():
 @login_required
 @password_checks
 def turn_off():
+    if current_user.two_step_enabled and not policy.may_turn_off_two_step(current_user):
+        # Said in the area: the turn-off form is not drawn while the company requires it.
+        return _two_step_area(
+            422,
+            notice="Your company requires two-step authentication, so it cannot be turned off.",
+        )
     return _guarded_change(
         two_step.turn_off,
         PasswordAndCodeForm(),

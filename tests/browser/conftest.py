@@ -42,7 +42,7 @@ class Account:
     password: str = PASSWORD
 
 
-def _set_up_over_http(server: PortalServer) -> None:
+def set_up_over_http(server: PortalServer) -> None:
     """The first-run form posted without a browser, for the server the other tests share."""
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))
     link = server.wait_for_setup_link()
@@ -67,7 +67,7 @@ def _set_up_over_http(server: PortalServer) -> None:
 def portal(tmp_path_factory):
     server = PortalServer(tmp_path_factory.mktemp("portal")).start()
     try:
-        _set_up_over_http(server)
+        set_up_over_http(server)
         yield server
     finally:
         server.stop()

@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.browsing import type_into
-from tests.browser.conftest import ADMIN_EMAIL, PASSWORD, _set_up_over_http
+from tests.browser.conftest import ADMIN_EMAIL, PASSWORD, set_up_over_http
 from tests.browser.server import PortalServer
 from tests.browser.two_step_flows import (
     assert_not_reloaded,
@@ -31,7 +31,7 @@ SETTINGS = re.compile(r"/admin/security$")
 def policy_portal(tmp_path_factory):
     server = PortalServer(tmp_path_factory.mktemp("policy")).start()
     try:
-        _set_up_over_http(server)
+        set_up_over_http(server)
         for name in ("Emma Stone", "Noah Brook", "Olga Owens"):
             email = f"{name.split()[0].lower()}@northwind.example"
             server.create_user(name, email, PASSWORD)

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import PASSWORD, _set_up_over_http
+from tests.browser.conftest import PASSWORD, set_up_over_http
 from tests.browser.server import PortalServer
 from tests.browser.two_step_flows import (
     Authenticator,
@@ -34,7 +34,7 @@ SECURITY_PAGE = re.compile(r"/profile/security$")
 def policy_server(tmp_path_factory):
     server = PortalServer(tmp_path_factory.mktemp("policy-at-sign-in")).start()
     try:
-        _set_up_over_http(server)
+        set_up_over_http(server)
         yield server
     finally:
         server.stop()
