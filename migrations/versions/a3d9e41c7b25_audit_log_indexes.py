@@ -8,14 +8,14 @@ They replace the single-column indexes on occurred_at, kind and actor_id, whose 
 the new ones do as well.
 
 Revision ID: a3d9e41c7b25
-Revises: 5b1e0c7d2a90
+Revises: 99b6dc5ad8f4
 Created: 2026-11-26
 """
 
 from alembic import op
 
 revision = "a3d9e41c7b25"
-down_revision = "5b1e0c7d2a90"
+down_revision = "99b6dc5ad8f4"
 branch_labels = None
 depends_on = None
 
