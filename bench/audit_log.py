@@ -20,8 +20,9 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import cast
 
-from sqlalchemy import create_engine, insert, text
+from sqlalchemy import Table, create_engine, insert, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
@@ -29,6 +30,8 @@ from portal import create_app
 from portal.database import Base, db
 from portal.models import AuditEvent, Company, User
 from portal.services import accounts, audit
+
+AUDIT_TABLE = cast(Table, AuditEvent.__table__)
 
 EVENTS = 1_000_000
 PEOPLE = 500
@@ -128,7 +131,7 @@ def _events(count: int) -> Iterator[tuple]:
             detail = "lost phone and recovery codes" if kind == audit.TWO_STEP_RESET else ""
             yield (at, kind, admin, subject, "10.0.0.5", AGENTS[0], detail)
             continue
-        person = drawn_people[index]
+        person: int | None = drawn_people[index]
         kind = drawn_kinds[index]
         actor = None if kind in (audit.SIGN_IN_FAILED, audit.TWO_STEP_FAILED) else person
         if kind == audit.SIGN_IN_FAILED and roll > 0.99:
@@ -150,13 +153,13 @@ def fill(app, count: int = EVENTS) -> None:
     with app.app_context():
         engine = db.engine
         Base.metadata.create_all(engine)
-        indexes = list(AuditEvent.__table__.indexes)
+        indexes = list(AUDIT_TABLE.indexes)
         with engine.begin() as connection:
             for index in indexes:
                 index.drop(connection)
             connection.execute(insert(Company), [{"id": 1, "name": "Bench Ltd"}])
             people = _people()
-            people[0]["password_hash"] = accounts.password_policy().hash(PASSWORD)
+            people[0]["password_hash"] = accounts.password_hasher().hash(PASSWORD)
             connection.execute(insert(User), people)
         if engine.dialect.name == "postgresql":
             _copy(engine, count)
@@ -175,7 +178,8 @@ def fill(app, count: int = EVENTS) -> None:
 
 def _executemany(engine, count: int) -> None:
     # The column's own conversion, so that the stored text compares as the app's does.
-    to_database = AuditEvent.__table__.c.occurred_at.type.bind_processor(engine.dialect)
+    to_database = AUDIT_TABLE.c.occurred_at.type.bind_processor(engine.dialect)
+    assert to_database is not None
     statement = f"INSERT INTO audit_events ({', '.join(COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?, ?)"
     raw = engine.raw_connection()
     try:
@@ -211,6 +215,7 @@ def _filters(app) -> dict[str, dict[str, str]]:
     with app.app_context():
         typical = db.session.get(User, 120)
         attacked = db.session.get(User, ATTACKED)
+        assert typical is not None and attacked is not None
         return {
             "person (email)": {"person": typical.email},
             "person under attack": {"person": attacked.email},
