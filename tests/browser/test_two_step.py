@@ -244,6 +244,8 @@ def test_a_new_phone_replaces_the_old_one(page: Page, make_account, camera):
     expect(area.get_by_role("heading", name="Turn off two-step authentication")).to_be_visible()
     camera.check(page, "turn-off-form")
     area.get_by_role("link", name="Keep it on").click()
+    # The area is swapped whole: wait for it before the next click lands on the old one.
+    expect(area.get_by_role("heading", name="Turn off two-step authentication")).to_have_count(0)
     area.get_by_role("link", name="Make new codes").click()
     expect(area.get_by_role("heading", name="Make new recovery codes")).to_be_visible()
     assert_code_field(area.get_by_label("Code from your app"))
