@@ -187,13 +187,15 @@ class AuditEvent(Base):
     __tablename__ = "audit_events"
     # The audit log lists events newest first, by (occurred_at, id), filtered by kind,
     # actor or subject: each filter has an index in that order, which also covers the
-    # ids the page and the count need (services.audit_log). The actor's index carries the
-    # subject too, to pick out what someone did to others without reading the rows.
+    # ids the page and the count need (services.audit_log). A person's indexes carry the
+    # kind, and the actor's the subject, so that no filter has to read the rows.
     __table_args__ = (
         Index("ix_audit_events_occurred", "occurred_at", "id"),
         Index("ix_audit_events_kind_occurred", "kind", "occurred_at", "id"),
-        Index("ix_audit_events_actor_occurred", "actor_id", "occurred_at", "id", "subject_id"),
-        Index("ix_audit_events_subject_occurred", "subject_id", "occurred_at", "id"),
+        Index(
+            "ix_audit_events_actor_occurred", "actor_id", "occurred_at", "id", "subject_id", "kind"
+        ),
+        Index("ix_audit_events_subject_occurred", "subject_id", "occurred_at", "id", "kind"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
