@@ -62,6 +62,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from portal import cli, errors, headers, templating
     from portal.admin import admin
     from portal.auth.routes import auth
+    from portal.notifications import notifications
     from portal.profile import profile
     from portal.setup.routes import setup
 
@@ -74,4 +75,5 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(setup)
     app.register_blueprint(profile)
     app.register_blueprint(admin)
+    app.register_blueprint(notifications)
     return app

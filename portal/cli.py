@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import signal
 import sqlite3
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -14,7 +16,7 @@ from sqlalchemy.engine import URL, make_url
 from portal.database import db
 from portal.forms import EMAIL_PATTERN
 from portal.models import ROLE_ADMIN, ROLE_EMPLOYEE
-from portal.services import accounts, audit, first_run, two_step
+from portal.services import accounts, audit, first_run, mail, two_step
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -34,6 +36,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(backup)
     app.cli.add_command(setup_link)
     app.cli.add_command(reset_two_step)
+    app.cli.add_command(mail_worker)
 
 
 # Commands carry their own app context: `flask` pushes one for them, but an app's own
@@ -153,3 +156,32 @@ def reset_two_step(email: str, reason: str):
         f"Two-step authentication is reset for {user.email}; their sessions are signed out. "
         "They can sign in with their password and turn it on again."
     )
+
+
+@click.command("mail-worker", help="Deliver the mail outbox: runs until stopped (or --once).")
+@click.option("--once", is_flag=True, help="Deliver what is due now, then stop.")
+@with_appcontext
+def mail_worker(once: bool):
+    if not mail.configured():
+        raise click.ClickException(
+            "No mail server is set: set PORTAL_SMTP_HOST (see the README's Mail section)."
+        )
+    worker = mail.new_worker_id()
+    interval = current_app.config["MAIL_WORKER_INTERVAL"]
+    stopping = []
+    # systemd and make stop it with SIGTERM: finish the mail in hand, then leave.
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+    click.echo(f"Mail worker {worker[:8]} delivering through {mail.settings().host}.")
+    while True:
+        try:
+            sent, failed = mail.deliver_due(worker)
+        finally:
+            db.session.close()
+        if sent or failed:
+            click.echo(f"{sent} sent, {failed} to retry later.")
+        if once or stopping:
+            return
+        if not sent:
+            time.sleep(interval)
+        if stopping:
+            return

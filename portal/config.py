@@ -26,6 +26,17 @@ class Defaults:
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the browser session
     WTF_CSRF_SSL_STRICT = True
     MAX_CONTENT_LENGTH = 2 * 1024 * 1024
+    # Mail (portal.services.mail): none is sent while SMTP_HOST is empty.
+    SMTP_HOST = ""
+    SMTP_PORT = 587
+    SMTP_USER = ""
+    SMTP_PASSWORD = ""
+    SMTP_STARTTLS = True
+    SMTP_FROM = ""
+    SMTP_TIMEOUT = 30  # seconds, per step of one delivery
+    MAIL_WORKER_INTERVAL = 5  # seconds between the mail worker's looks at the outbox
+    # How often an open page asks for the bell's count (and a live sign-in code).
+    BELL_POLL_SECONDS = 30
 
 
 def _coerce(raw: str, default: Any) -> Any:

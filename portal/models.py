@@ -13,6 +13,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -64,6 +65,10 @@ class Company(Base):
     )
     two_step_after_deadline: Mapped[str] = mapped_column(
         String(16), default=AFTER_DEADLINE_REFUSE, server_default=AFTER_DEADLINE_REFUSE
+    )
+    # "Send authentication code to Notifications" (portal.services.notifications).
+    sign_in_code_notices: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=expression.false()
     )
 
 
@@ -147,6 +152,9 @@ class UserSession(Base):
     password_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     ip: Mapped[str] = mapped_column(String(45), default="")
     user_agent: Mapped[str] = mapped_column(String(255), default="")
+    # When this browser passed the second step (or proved a code in it, as at enrolment):
+    # only such a session is shown the sign-in codes of the account's notifications.
+    second_step_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship(back_populates="sessions")
 
@@ -209,3 +217,56 @@ class AuditEvent(Base):
 
     actor: Mapped[User | None] = relationship(foreign_keys=[actor_id])
     subject: Mapped[User | None] = relationship(foreign_keys=[subject_id])
+
+
+class Notification(Base):
+    """A notice to one person, shown under the bell in the header.
+
+    A sign-in code notice points at the pending sign-in it belongs to; the database
+    clears the pointer when that sign-in ends, and with it the code (which is never
+    stored: it is worked out from the secret each time the notice is shown)."""
+
+    __tablename__ = "notifications"
+    # The bell counts a person's unread notices and looks for live sign-in codes with
+    # this one index; the list pages by (created_at, id).
+    __table_args__ = (
+        Index("ix_notifications_user_unread", "user_id", "read_at", "pending_session_id"),
+        Index("ix_notifications_user_created", "user_id", "created_at", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(48))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ip: Mapped[str] = mapped_column(String(45), default="")
+    user_agent: Mapped[str] = mapped_column(String(255), default="")
+    detail: Mapped[str] = mapped_column(String(500), default="")
+    pending_session_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_sessions.id", ondelete="SET NULL"), index=True
+    )
+
+    pending_session: Mapped[UserSession | None] = relationship()
+
+
+class OutboxMail(Base):
+    """A mail waiting for the mail worker (flask mail-worker), written in the same
+    transaction as the event it tells of, so that none is lost and none is sent for an
+    event that was rolled back."""
+
+    __tablename__ = "mail_outbox"
+    # The worker looks for unsent mail that is due.
+    __table_args__ = (Index("ix_mail_outbox_due", "sent_at", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    recipient: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    # A worker's claim: until then no other worker takes the mail.
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str] = mapped_column(String(500), default="")

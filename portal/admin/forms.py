@@ -129,3 +129,13 @@ class ExtendDeadlineForm(FlaskForm):
         invalid_value_message="Enter a date such as 2026-12-31.",
         render_kw={"autocomplete": "off"},
     )
+
+
+class NotificationSettingsForm(FlaskForm):
+    """Where the sign-in code goes: the company's notifications option."""
+
+    sign_in_codes = BooleanField("Send authentication code to Notifications")
+
+
+class TestMailForm(FlaskForm):
+    """ "Send a test mail": a button and its token."""

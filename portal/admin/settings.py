@@ -11,11 +11,12 @@ from flask_login import current_user
 
 from portal import clock
 from portal.admin.blueprint import admin, admin_required
-from portal.admin.forms import SecuritySettingsForm
-from portal.services import policy
-from portal.web import render_page_or_fragment, request_origin, wants_fragment
+from portal.admin.forms import NotificationSettingsForm, SecuritySettingsForm, TestMailForm
+from portal.services import mail, notifications, policy
+from portal.web import done, render_page_or_fragment, request_origin, wants_fragment
 
 PAGE = "admin/security_settings.html"
+NOTIFICATIONS_PANEL = "admin/_notification_settings.html"
 
 
 @admin.route("/security", methods=["GET", "POST"])
@@ -97,7 +98,75 @@ def _context(form: SecuritySettingsForm, *, previewing: bool = False) -> dict:
         "may_turn_on": saved.mandatory or current_user.two_step_enabled,
         "adoption": adoption,
         "chart": adoption_chart(adoption, clock.now()),
+        **_notification_panel(),
     }
+
+
+# --- notifications and mail ------------------------------------------------------------
+
+
+def _notification_panel(form: NotificationSettingsForm | None = None) -> dict:
+    return {
+        "notification_form": form
+        or NotificationSettingsForm(
+            formdata=None, data={"sign_in_codes": notifications.sign_in_codes_on()}
+        ),
+        "test_mail_form": TestMailForm(),
+        "mail_configured": mail.configured(),
+        "mail_waiting": mail.waiting(),
+    }
+
+
+def _notification_settings_page(status: int, **panel):
+    return render_page_or_fragment(
+        PAGE,
+        NOTIFICATIONS_PANEL,
+        status=status,
+        page_context=lambda: _context(_form_of(policy.current())),
+        **{**_notification_panel(), **panel},
+    )
+
+
+@admin.post("/security/notifications")
+@admin_required
+def notification_settings():
+    form = NotificationSettingsForm()
+    if not form.validate_on_submit():
+        return _notification_settings_page(
+            422, notification_error="This form has expired. Reload the page and try again."
+        )
+    try:
+        changed = notifications.save_sign_in_code_option(
+            bool(form.sign_in_codes.data), by=current_user, origin=request_origin()
+        )
+    except notifications.NotificationError as error:
+        return _notification_settings_page(422, notification_error=str(error))
+    message = "Notification settings saved." if changed else "Nothing to change."
+    return done(
+        message,
+        fragment=NOTIFICATIONS_PANEL,
+        redirect_to=url_for("admin.security_settings") + "#notification-settings",
+        **_notification_panel(),
+    )
+
+
+@admin.post("/security/test-mail")
+@admin_required
+def send_test_mail():
+    if not TestMailForm().validate_on_submit():
+        return _notification_settings_page(
+            422, notification_error="This form has expired. Reload the page and try again."
+        )
+    try:
+        mail.send_test(current_user, origin=request_origin())
+    except mail.MailError as error:
+        return _notification_settings_page(422, notification_error=str(error))
+    return done(
+        f"A test mail to {current_user.email} is queued; the mail worker sends it within seconds.",
+        fragment=NOTIFICATIONS_PANEL,
+        redirect_to=url_for("admin.security_settings") + "#notification-settings",
+        **_notification_panel(),
+    )
 
 
 # --- the adoption chart ----------------------------------------------------------------

@@ -41,6 +41,9 @@ SET_UP_ENDPOINTS = frozenset(
         "static",
     }
 )
+# The bell's poll checks its session itself, in the one query it makes (see
+# portal.notifications.routes): the gates below would cost it three more.
+SELF_CHECKED_ENDPOINTS = frozenset({"notifications.bell"})
 OVERDUE_SIGNED_OUT = (
     "You were signed out: your company requires two-step authentication, and the "
     "deadline to set it up has passed. Contact your administrator."
@@ -119,7 +122,11 @@ def pending_sign_in() -> UserSession | None:
 
 
 def _gate_pending_sign_in():
-    if request.endpoint in PENDING_ENDPOINTS or request.endpoint is None:
+    if (
+        request.endpoint in PENDING_ENDPOINTS
+        or request.endpoint in SELF_CHECKED_ENDPOINTS
+        or request.endpoint is None
+    ):
         return None
     if pending_sign_in() is not None:
         return redirect_to(url_for("auth.second_step"))
@@ -132,7 +139,11 @@ def _gate_two_step_policy():
     """Past the deadline without two-step: an open session ends ("refuse sign-in"), or
     reaches nothing but the set-up ("require set-up"). Checked at every request, so a
     change of the policy applies at once."""
-    if request.endpoint is None or request.endpoint == "static":
+    if (
+        request.endpoint is None
+        or request.endpoint == "static"
+        or request.endpoint in SELF_CHECKED_ENDPOINTS
+    ):
         return None
     row = current_session()
     if row is None:

@@ -39,6 +39,8 @@ TWO_STEP_PAUSED = "two_step_paused"
 TWO_STEP_RESUMED = "two_step_resumed"
 TWO_STEP_DEADLINE_EXTENDED = "two_step_deadline_extended"
 SIGN_IN_REFUSED_OVERDUE = "sign_in_refused_overdue"
+SIGN_IN_DENIED = "sign_in_denied"
+TEST_MAIL_QUEUED = "test_mail_queued"
 
 DESCRIPTIONS = {
     SIGN_IN: "Signed in",
@@ -69,6 +71,8 @@ DESCRIPTIONS = {
     TWO_STEP_RESUMED: "Two-step authentication resumed by an administrator",
     TWO_STEP_DEADLINE_EXTENDED: "Deadline for two-step authentication extended",
     SIGN_IN_REFUSED_OVERDUE: "Sign-in refused: two-step authentication not set up by the deadline",
+    SIGN_IN_DENIED: "Pending sign-in ended by the account's owner: \u201cThis wasn't me\u201d",
+    TEST_MAIL_QUEUED: "Test mail queued",
 }
 
 

@@ -30,7 +30,7 @@ from portal.models import (
     User,
 )
 from portal.origin import Origin
-from portal.services import audit
+from portal.services import audit, notifications
 
 AFTER_DEADLINE_CHOICES = {
     AFTER_DEADLINE_REFUSE: "refuse sign-in",
@@ -433,6 +433,7 @@ def pause(user: User, *, days: int, by: User, origin: Origin) -> None:
         f"for {days} days, until {_when(user.two_step_paused_until)}" if days else "until resumed"
     )
     audit.record(audit.TWO_STEP_PAUSED, origin=origin, actor=by, subject=user, detail=detail)
+    notifications.notify(user, notifications.ADMIN_PAUSE, origin=origin, detail=f"Paused {detail}.")
     db.session.commit()
 
 
@@ -472,6 +473,12 @@ def extend(user: User, *, until: date, by: User, origin: Origin) -> None:
         actor=by,
         subject=user,
         detail=f"deadline {_when(before)} -> end of {until.isoformat()}",
+    )
+    notifications.notify(
+        user,
+        notifications.ADMIN_EXTENSION,
+        origin=origin,
+        detail=f"The new deadline is the end of {until.isoformat()}.",
     )
     db.session.commit()
 

@@ -11,9 +11,9 @@ from portal.crypto import hash_token, new_token
 from portal.database import db
 from portal.models import STAGE_FULL, STAGE_PASSWORD, User, UserSession
 from portal.origin import Origin
-from portal.services import audit, policy
+from portal.services import audit, notifications, policy
 
-PENDING_LIFETIME = timedelta(minutes=5)
+PENDING_LIFETIME = notifications.PENDING_LIFETIME
 FRESH_PASSWORD_WINDOW = timedelta(minutes=5)
 # Writing last_seen on every request would make each page view a write.
 LAST_SEEN_RESOLUTION = timedelta(minutes=1)
@@ -51,10 +51,12 @@ def begin_sign_in(
     if user.two_step_enabled and not policy.second_step_paused(user):
         token, row = start(user, STAGE_PASSWORD, origin)
         audit.record(audit.SIGN_IN_PASSWORD_PASSED, origin=origin, actor=user)
+        notifications.sign_in_pending(user, row, origin)
     else:
         token, row = start(user, STAGE_FULL, origin)
         if user.two_step_enabled:
             method += "; second step paused by an administrator"
+        notifications.sign_in_completed(user, origin)
         audit.record(audit.SIGN_IN, origin=origin, actor=user, detail=method)
     db.session.commit()
     return token, row
@@ -70,6 +72,7 @@ def complete_second_step(
     except AlreadyEnded:
         db.session.rollback()
         raise
+    notifications.sign_in_completed(fresh.user, origin)
     audit.record(audit.SIGN_IN, origin=origin, actor=fresh.user, detail=method)
     db.session.commit()
     return token, fresh
@@ -122,7 +125,9 @@ def promote(row: UserSession, origin: Origin) -> tuple[str, UserSession]:
     if not end(row):
         raise AlreadyEnded()
     # The password was typed at the password step, not now.
-    return start(user, STAGE_FULL, origin, password_confirmed_at=row.password_confirmed_at)
+    token, fresh = start(user, STAGE_FULL, origin, password_confirmed_at=row.password_confirmed_at)
+    fresh.second_step_at = clock.now()
+    return token, fresh
 
 
 def end(row: UserSession) -> bool:

@@ -20,7 +20,15 @@ from portal.crypto import DecryptionError, Keyring
 from portal.database import db
 from portal.models import User, UserSession
 from portal.origin import Origin
-from portal.services import accounts, audit, policy, recovery_codes, sessions, totp
+from portal.services import (
+    accounts,
+    audit,
+    notifications,
+    policy,
+    recovery_codes,
+    sessions,
+    totp,
+)
 
 DELAY_FROM_FAILURE = 3
 LOCK_AFTER_FAILURES = 10
@@ -98,7 +106,9 @@ def _throttled(user: User) -> Outcome | None:
     return None
 
 
-def _record_failure(user: User, origin: Origin, message: str, detail: str) -> Outcome:
+def _record_failure(
+    user: User, origin: Origin, message: str, detail: str, *, reused: bool = False
+) -> Outcome:
     now = clock.now()
     db.session.execute(
         update(User)
@@ -113,9 +123,22 @@ def _record_failure(user: User, origin: Origin, message: str, detail: str) -> Ou
     audit.record(
         audit.TWO_STEP_FAILED, origin=origin, actor=user, detail=f"{detail}; {failures} in a row"
     )
+    if reused:
+        notifications.notify(user, notifications.CODE_REUSED, origin=origin)
+    # One typo alarms nobody: the notice comes with the third wrong code in a row.
+    if failures == DELAY_FROM_FAILURE:
+        notifications.notify(
+            user, notifications.WRONG_CODES, origin=origin, detail=f"{failures} in a row."
+        )
     if failures == LOCK_AFTER_FAILURES:
         audit.record(
             audit.TWO_STEP_LOCKED, origin=origin, actor=user, detail="locked for 15 minutes"
+        )
+        notifications.notify(
+            user,
+            notifications.SECOND_STEP_LOCKED,
+            origin=origin,
+            detail=f"{failures} wrong codes in a row; locked for 15 minutes.",
         )
     db.session.commit()
     if delay:
@@ -174,6 +197,7 @@ def _check_current_code(user: User, code: str, origin: Origin) -> Outcome:
             origin,
             "That code was used already. Wait for the next code in your app.",
             "reused code",
+            reused=True,
         )
     # Only a phone that is behind is named: a code that fits a future time would still
     # work later, and telling a guesser so would turn each guess into twenty.
@@ -200,6 +224,9 @@ def _check_recovery_code(user: User, raw: str, origin: Origin) -> Outcome:
         _reset_failures(user)
         left = recovery_codes.remaining(user)
         audit.record(audit.RECOVERY_CODE_USED, origin=origin, actor=user, detail=f"{left} left")
+        notifications.notify(
+            user, notifications.RECOVERY_CODE_USED, origin=origin, detail=f"{left} left."
+        )
         return Outcome(ok=True)
     return _record_failure(
         user,
@@ -322,16 +349,21 @@ def confirm_enrolment(user: User, code: str, origin: Origin, keep: UserSession |
             message="This setup was finished or replaced in another window. Reload the page.",
         )
     db.session.refresh(user)
+    if keep is not None:
+        # This browser has just proved a code: it may see the account's sign-in codes.
+        keep.second_step_at = now
     if first_time:
         user.totp_enabled_at = now
         codes = recovery_codes.replace_all(user)
         audit.record(audit.TWO_STEP_ENABLED, origin=origin, actor=user)
+        notifications.notify(user, notifications.TWO_STEP_ON, origin=origin)
         db.session.commit()
         return Outcome(ok=True, codes=codes)
     ended = sessions.end_all_except(user, keep)
     audit.record(
         audit.DEVICE_CHANGED, origin=origin, actor=user, detail=f"{ended} other sessions ended"
     )
+    notifications.notify(user, notifications.DEVICE_CHANGED, origin=origin)
     db.session.commit()
     return Outcome(ok=True)
 
@@ -375,6 +407,7 @@ def reset(user: User, *, reason: str, origin: Origin | None, by: User | None) ->
     policy.restart_deadline(user)
     sessions.end_all_except(user, None)
     audit.record(audit.TWO_STEP_RESET, origin=origin, actor=by, subject=user, detail=reason)
+    notifications.notify(user, notifications.ADMIN_RESET, origin=origin, detail=reason)
     db.session.commit()
 
 
@@ -394,6 +427,7 @@ def turn_off(
     audit.record(
         audit.TWO_STEP_DISABLED, origin=origin, actor=user, detail=f"{ended} other sessions ended"
     )
+    notifications.notify(user, notifications.TWO_STEP_OFF, origin=origin)
     db.session.commit()
     return Outcome(ok=True)
 
@@ -406,5 +440,6 @@ def regenerate_recovery_codes(
         return refused
     codes = recovery_codes.replace_all(user)
     audit.record(audit.RECOVERY_CODES_REGENERATED, origin=origin, actor=user)
+    notifications.notify(user, notifications.RECOVERY_CODES_NEW, origin=origin)
     db.session.commit()
     return Outcome(ok=True, codes=codes)

@@ -1,0 +1,5 @@
+"""The bell in the header and the notifications page."""
+
+from portal.notifications.routes import notifications
+
+__all__ = ["notifications"]
