@@ -46,7 +46,7 @@ VOLATILE_COLUMNS = {
     ("users", "second_step_locked_until"),
 }
 # Security events are meant to be recorded, also for refused attempts.
-APPEND_ONLY_TABLES = {"audit_events"}
+APPEND_ONLY_TABLES = {"audit_events", "notifications", "mail_outbox"}
 GARBAGE = "\u202e<script>alert(1)</script>' OR 1=1 --\x7f"
 # Routes that a button's formaction posts its form to, with that form's fields (the forms
 # read from the pages name only their own action).
@@ -93,6 +93,11 @@ HOSTILE_CASES = {
     "admin.extend_deadline": SIGNED_IN,
     "admin.security_settings": SIGNED_IN,
     "admin.security_settings_preview": SIGNED_IN,
+    "admin.notification_settings": SIGNED_IN,
+    "admin.send_test_mail": SIGNED_IN,
+    "notifications.mark_read": SIGNED_IN,
+    "notifications.mark_all_read": SIGNED_IN,
+    "notifications.not_me": SIGNED_IN,
 }
 
 
@@ -359,6 +364,12 @@ def worlds(app, request, clock):
 
             values["session_id"] = db.session.scalars(
                 select(UserSession.id).where(UserSession.user_id == admin).order_by(UserSession.id)
+            ).first()
+        with app.app_context():
+            from portal.models import Notification
+
+            values["notice_id"] = db.session.scalars(
+                select(Notification.id).where(Notification.user_id == admin)
             ).first()
         values["user_id"] = employee
         return World(client, values, [])

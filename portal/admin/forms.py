@@ -132,9 +132,18 @@ class ExtendDeadlineForm(FlaskForm):
 
 
 class NotificationSettingsForm(FlaskForm):
-    """Where the sign-in code goes: the company's notifications option."""
+    """Where the sign-in code goes: the company's notifications option. A choice rather
+    than a checkbox, so that a form that says nothing changes nothing."""
 
-    sign_in_codes = BooleanField("Send authentication code to Notifications")
+    sign_in_codes = RadioField(
+        "Send authentication code to Notifications",
+        choices=[SelectChoice("on", "On"), SelectChoice("off", "Off")],
+        invalid_choice_message="Choose on or off.",
+    )
+
+    @property
+    def enabled(self) -> bool:
+        return self.sign_in_codes.data == "on"
 
 
 class TestMailForm(FlaskForm):

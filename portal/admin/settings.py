@@ -109,7 +109,7 @@ def _notification_panel(form: NotificationSettingsForm | None = None) -> dict:
     return {
         "notification_form": form
         or NotificationSettingsForm(
-            formdata=None, data={"sign_in_codes": notifications.sign_in_codes_on()}
+            formdata=None, data={"sign_in_codes": "on" if notifications.sign_in_codes_on() else "off"}
         ),
         "test_mail_form": TestMailForm(),
         "mail_configured": mail.configured(),
@@ -117,12 +117,20 @@ def _notification_panel(form: NotificationSettingsForm | None = None) -> dict:
     }
 
 
+def _policy_context() -> dict:
+    """The rest of the settings page, around the notifications panel."""
+    context = _context(_form_of(policy.current()))
+    for key in _notification_panel():
+        context.pop(key)
+    return context
+
+
 def _notification_settings_page(status: int, **panel):
     return render_page_or_fragment(
         PAGE,
         NOTIFICATIONS_PANEL,
         status=status,
-        page_context=lambda: _context(_form_of(policy.current())),
+        page_context=lambda: _policy_context(),
         **{**_notification_panel(), **panel},
     )
 
@@ -132,12 +140,10 @@ def _notification_settings_page(status: int, **panel):
 def notification_settings():
     form = NotificationSettingsForm()
     if not form.validate_on_submit():
-        return _notification_settings_page(
-            422, notification_error="This form has expired. Reload the page and try again."
-        )
+        return _notification_settings_page(422, notification_form=form)
     try:
         changed = notifications.save_sign_in_code_option(
-            bool(form.sign_in_codes.data), by=current_user, origin=request_origin()
+            form.enabled, by=current_user, origin=request_origin()
         )
     except notifications.NotificationError as error:
         return _notification_settings_page(422, notification_error=str(error))

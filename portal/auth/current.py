@@ -39,6 +39,8 @@ SET_UP_ENDPOINTS = frozenset(
         "profile.download_recovery_codes",
         "auth.logout",
         "static",
+        # Checks its own session, and says no more than an unread count.
+        "notifications.bell",
     }
 )
 # The bell's poll checks its session itself, in the one query it makes (see
