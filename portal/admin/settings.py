@@ -109,7 +109,8 @@ def _notification_panel(form: NotificationSettingsForm | None = None) -> dict:
     return {
         "notification_form": form
         or NotificationSettingsForm(
-            formdata=None, data={"sign_in_codes": "on" if notifications.sign_in_codes_on() else "off"}
+            formdata=None,
+            data={"sign_in_codes": "on" if notifications.sign_in_codes_on() else "off"},
         ),
         "test_mail_form": TestMailForm(),
         "mail_configured": mail.configured(),
