@@ -1,0 +1,240 @@
+"""The bell, the notifications page, sign-in codes and "This wasn't me"."""
+
+import re
+
+from portal.services import audit, notifications
+from tests.notifications.flows import (
+    STRANGER,
+    QueryCounter,
+    code_notice_id,
+    codes_to_notifications,
+    notice_kinds,
+    notices,
+)
+from tests.support import (
+    HTMX_HEADERS,
+    audit_rows,
+    is_signed_in,
+    page_text,
+    post,
+    sign_in,
+    sign_in_with_code,
+    totp_code,
+)
+
+BELL = "/notifications/bell"
+
+
+def _shown_code(html: str) -> str | None:
+    match = re.search(r"data-sign-in-code>(\d{3}) (\d{3})<", html)
+    return match.group(1) + match.group(2) if match else None
+
+
+def test_the_bell_poll_costs_one_query_and_a_few_bytes(client, app, employee, enrol, clock):
+    secret, _ = enrol(employee)
+    sign_in_with_code(client, secret, clock)
+    with QueryCounter(app) as counter:
+        response = client.get(BELL, headers=HTMX_HEADERS)
+    assert response.status_code == 200
+    assert len(counter.statements) == 1, counter.statements
+    body = page_text(response)
+    assert len(response.data) < 600
+    assert 'hx-trigger="every 30s"' in body
+    assert ">1<" in body and "unread" in body  # "two-step turned on"
+
+
+def test_the_bell_stops_polling_once_signed_out(client, app, employee, clock):
+    sign_in(client, "emma@example.com")
+    assert client.get(BELL, headers=HTMX_HEADERS).status_code == 200
+    post(client, "/logout")
+    response = client.get(BELL, headers=HTMX_HEADERS)
+    assert (response.status_code, response.data) == (286, b"")
+    assert client.get(BELL).status_code == 286
+
+
+def test_the_bell_stops_for_a_session_idle_too_long(client, app, employee, clock):
+    sign_in(client, "emma@example.com")
+    clock.advance(days=15)
+    assert client.get(BELL, headers=HTMX_HEADERS).status_code == 286
+
+
+def test_the_poll_interval_is_a_setting(make_app, clock):
+    app = make_app(BELL_POLL_SECONDS=2)
+    from portal.database import db
+    from portal.models import Company
+    from portal.services import accounts
+
+    with app.app_context():
+        db.session.add(Company(id=1, name="Acme Tools"))
+        accounts.create(name="Emma", email="emma@example.com", password="correct horse battery")
+        db.session.commit()
+    client = app.test_client()
+    sign_in(client, "emma@example.com")
+    assert 'hx-trigger="every 2s"' in page_text(client.get("/notifications/"))
+
+
+def test_the_page_lists_notices_and_marks_them_read(client, app, employee, enrol, clock):
+    secret, _ = enrol(employee)
+    sign_in_with_code(client, secret, clock)
+    sign_in(app.test_client(), "emma@example.com", headers={"User-Agent": STRANGER})
+    page = page_text(client.get("/notifications/"))
+    assert "Two-step authentication was turned on" in page
+    assert "Mark all as read" in page
+    assert 'id="bell-count">1<' in page
+
+    first = notices(app, employee)[0].id
+    swapped = post(client, f"/notifications/{first}/read", htmx=True)
+    assert swapped.status_code == 200
+    assert "Marked as read." in page_text(swapped)
+    assert 'id="notifications"' in page_text(swapped)
+    assert "<html" not in page_text(swapped)
+    assert all(n.read_at for n in notices(app, employee))
+
+
+def test_mark_all_read_without_javascript(client, app, employee, enrol, clock):
+    secret, _ = enrol(employee)
+    sign_in_with_code(client, secret, clock)
+    response = post(client, "/notifications/read-all")
+    assert response.status_code == 303
+    assert response.headers["Location"].endswith("/notifications/")
+    page = page_text(client.get("/notifications/"))
+    assert "All notifications are marked as read." in page
+    assert "bell-count" not in page
+    assert all(n.read_at for n in notices(app, employee))
+
+
+def test_another_persons_notice_cannot_be_touched(client, app, make_user, enrol, clock):
+    emma = make_user("emma@example.com")
+    make_user("olaf@example.com", name="Olaf")
+    enrol(emma)
+    sign_in(client, "olaf@example.com")
+    theirs = notices(app, emma)[0].id
+    assert post(client, f"/notifications/{theirs}/read").status_code == 404
+    assert post(client, f"/notifications/{theirs}/not-me").status_code == 409
+    assert notices(app, emma)[0].read_at is None
+
+
+def test_the_code_reaches_a_signed_in_browser_and_goes_when_the_sign_in_ends(
+    client, other_client, app, company, employee, enrol, clock, caplog
+):
+    caplog.set_level("DEBUG")
+    codes_to_notifications(app)
+    secret, _ = enrol(employee)
+    sign_in_with_code(client, secret, clock)
+    sign_in(other_client, "emma@example.com", headers={"User-Agent": STRANGER})
+
+    bell = page_text(client.get(BELL, headers=HTMX_HEADERS))
+    assert _shown_code(bell) == totp_code(secret, clock)
+    assert "Firefox on Windows" in bell and "This wasn't me" in bell
+    assert 'hx-trigger="every 5s"' in bell
+    page = page_text(client.get("/notifications/"))
+    assert _shown_code(page) == totp_code(secret, clock)
+    clock.advance(seconds=30)
+    assert _shown_code(page_text(client.get(BELL, headers=HTMX_HEADERS))) == totp_code(
+        secret, clock
+    )
+
+    code = totp_code(secret, clock)
+    assert code not in caplog.text
+    assert all(code not in n.detail for n in notices(app, employee))
+    assert post(other_client, "/login/code", {"code": code}).status_code == 303
+    after = page_text(client.get(BELL, headers=HTMX_HEADERS))
+    assert _shown_code(after) is None and 'hx-trigger="every 30s"' in after
+    assert "This sign-in is over" in page_text(client.get("/notifications/"))
+
+
+def test_the_code_goes_when_the_pending_sign_in_times_out(
+    client, other_client, app, company, employee, enrol, clock
+):
+    codes_to_notifications(app)
+    secret, _ = enrol(employee)
+    sign_in_with_code(client, secret, clock)
+    sign_in(other_client, "emma@example.com")
+    assert _shown_code(page_text(client.get(BELL, headers=HTMX_HEADERS)))
+    clock.advance(minutes=5, seconds=1)
+    assert _shown_code(page_text(client.get(BELL, headers=HTMX_HEADERS))) is None
+
+
+def test_no_code_notice_while_the_option_is_off(client, other_client, app, employee, enrol, clock):
+    secret, _ = enrol(employee)
+    sign_in_with_code(client, secret, clock)
+    sign_in(other_client, "emma@example.com")
+    assert notifications.SIGN_IN_CODE not in notice_kinds(app, employee)
+
+
+def test_the_code_is_shown_only_to_a_session_that_passed_the_second_step(
+    client, other_client, app, company, employee, enrol, clock
+):
+    codes_to_notifications(app)
+    sign_in(client, "emma@example.com")  # before two-step was turned on
+    secret, _ = enrol(employee)
+    assert is_signed_in(client)
+    sign_in(other_client, "emma@example.com")
+    for body in (
+        page_text(client.get(BELL, headers=HTMX_HEADERS)),
+        page_text(client.get("/notifications/")),
+    ):
+        assert _shown_code(body) is None
+        assert totp_code(secret, clock) not in body
+        assert "shown only on a browser that signed in with two-step" in body
+
+
+def test_this_wasnt_me_ends_the_pending_sign_in_and_tells_the_administrators(
+    client, other_client, app, company, make_user, enrol, clock
+):
+    emma = make_user("emma@example.com")
+    ada = make_user("ada@example.com", name="Ada Admin", admin=True)
+    codes_to_notifications(app)
+    secret, _ = enrol(emma)
+    sign_in_with_code(client, secret, clock)
+    sign_in(other_client, "emma@example.com", headers={"User-Agent": STRANGER})
+    notice = code_notice_id(app, emma)
+
+    response = post(client, f"/notifications/{notice}/not-me")
+    assert response.status_code == 303
+    assert response.headers["Location"].endswith("/profile/#profile-password")
+    landing = page_text(client.get("/profile/"))
+    assert "Change your password now" in landing
+
+    refused = post(other_client, "/login/code", {"code": totp_code(secret, clock)})
+    assert refused.status_code == 303 and refused.headers["Location"].endswith("/login")
+    assert not is_signed_in(other_client)
+    assert notice_kinds(app, ada) == [notifications.SIGN_IN_DENIED]
+    assert "Emma Stone" in notices(app, ada)[0].detail
+    [denied] = audit_rows(app, audit.SIGN_IN_DENIED)
+    assert denied.actor_id == emma and "Firefox on Windows" in denied.detail
+    assert _shown_code(page_text(client.get(BELL, headers=HTMX_HEADERS))) is None
+
+    again = post(client, f"/notifications/{notice}/not-me", htmx=True)
+    assert again.status_code == 409
+    assert "over already" in page_text(again)
+    assert len(audit_rows(app, audit.SIGN_IN_DENIED)) == 1
+
+
+def test_this_wasnt_me_from_htmx_leads_to_the_password(
+    client, other_client, app, company, employee, enrol, clock
+):
+    codes_to_notifications(app)
+    secret, _ = enrol(employee)
+    sign_in_with_code(client, secret, clock)
+    sign_in(other_client, "emma@example.com")
+    response = post(client, f"/notifications/{code_notice_id(app, employee)}/not-me", htmx=True)
+    assert response.status_code == 204
+    assert response.headers["HX-Redirect"] == "/profile/#profile-password"
+
+
+def test_this_wasnt_me_after_the_sign_in_finished_changes_nothing(
+    client, other_client, app, company, make_user, enrol, clock
+):
+    emma = make_user("emma@example.com")
+    ada = make_user("ada@example.com", name="Ada Admin", admin=True)
+    codes_to_notifications(app)
+    secret, _ = enrol(emma)
+    sign_in_with_code(client, secret, clock)
+    sign_in_with_code(other_client, secret, clock)
+    response = post(client, f"/notifications/{code_notice_id(app, emma)}/not-me")
+    assert response.status_code == 409
+    assert "over already" in page_text(response)
+    assert is_signed_in(other_client)
+    assert notice_kinds(app, ada) == []
+    assert audit_rows(app, audit.SIGN_IN_DENIED) == []
