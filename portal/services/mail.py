@@ -105,7 +105,10 @@ def send_test(user: User, *, origin: Origin) -> OutboxMail:
 
 def retry_delay(attempts: int) -> timedelta:
     """The wait after the ``attempts``-th failed attempt: 30 s, 1 min, 2 min ... 1 hour."""
-    return min(FIRST_RETRY * 2 ** max(0, attempts - 1), LONGEST_RETRY)
+    # The exponent is capped before the product: a mail that failed for days would
+    # otherwise overflow timedelta.
+    doublings = min(max(0, attempts - 1), 16)
+    return min(FIRST_RETRY * 2**doublings, LONGEST_RETRY)
 
 
 def waiting() -> int:
