@@ -322,13 +322,20 @@ def confirm_enrolment(user: User, code: str, origin: Origin, keep: UserSession |
             message="This setup was finished or replaced in another window. Reload the page.",
         )
     db.session.refresh(user)
+    # A session opened before this moment (one stolen with the password, say) must not
+    # outlive the new protection: every other session ends, as with a new device.
+    ended = sessions.end_all_except(user, keep)
     if first_time:
         user.totp_enabled_at = now
         codes = recovery_codes.replace_all(user)
-        audit.record(audit.TWO_STEP_ENABLED, origin=origin, actor=user)
+        audit.record(
+            audit.TWO_STEP_ENABLED,
+            origin=origin,
+            actor=user,
+            detail=f"{ended} other sessions ended",
+        )
         db.session.commit()
         return Outcome(ok=True, codes=codes)
-    ended = sessions.end_all_except(user, keep)
     audit.record(
         audit.DEVICE_CHANGED, origin=origin, actor=user, detail=f"{ended} other sessions ended"
     )
