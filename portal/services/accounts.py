@@ -144,25 +144,54 @@ def change_password(
     db.session.commit()
 
 
-def update_profile(user: User, *, name: str, email: str, origin: Origin) -> None:
-    changes = []
+EMAIL_REFUSED = (
+    "This email address cannot be used for your account. Check it, or ask your "
+    "administrator to change it for you."
+)
+
+
+class PasswordNeeded(AccountError):
+    """A change that needs the current password came without it."""
+
+
+class EmailRefused(AccountError):
+    """The new email address cannot be used. Whatever the reason (another account holds
+    it, or it was taken meanwhile), the message is the same, so the form does not tell
+    whether someone has an account."""
+
+
+def update_profile(user: User, *, name: str, email: str, password: str, origin: Origin) -> None:
+    """Saves the name and email. A new email needs the current password: raises
+    PasswordNeeded or WrongPassword without it, EmailRefused when the address cannot be
+    used; nothing changes then."""
     email = normalize_email(email)
-    if name.strip() != user.name:
-        changes.append("name")
-        user.name = name.strip()
-    if email != user.email:
+    old_email = user.email
+    changes_email = email != old_email
+    if changes_email:
+        if not password:
+            raise PasswordNeeded("Enter your current password to change your email.")
+        if not verify_password(user, password):
+            audit.record(audit.PASSWORD_CONFIRM_FAILED, origin=origin, actor=user)
+            db.session.commit()
+            raise WrongPassword("The password is not right.")
         if by_email(email) is not None:
-            raise AccountError("Another account already uses this email.")
-        changes.append(f"email {user.email} -> {email}")
+            raise EmailRefused(EMAIL_REFUSED)
+    new_name = name.strip()
+    if new_name != user.name:
+        user.name = new_name
+        audit.record(audit.PROFILE_CHANGED, origin=origin, actor=user, detail="name")
+    if changes_email:
         user.email = email
-    if not changes:
-        return
-    audit.record(audit.PROFILE_CHANGED, origin=origin, actor=user, detail=", ".join(changes))
+        audit.record(
+            audit.EMAIL_CHANGED, origin=origin, actor=user, detail=f"{old_email} -> {email}"
+        )
+        # Once the portal sends mail, the old address is told of the change here, so a
+        # change the owner did not make does not go unnoticed.
     try:
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
-        raise AccountError("Another account already uses this email.") from None
+        raise EmailRefused(EMAIL_REFUSED) from None
 
 
 def matching(query: str) -> Select[User]:

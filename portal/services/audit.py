@@ -19,6 +19,7 @@ SESSION_ENDED = "session_ended"
 OTHER_SESSIONS_ENDED = "other_sessions_ended"
 PASSWORD_CHANGED = "password_changed"
 PROFILE_CHANGED = "profile_changed"
+EMAIL_CHANGED = "email_changed"
 SETUP_COMPLETED = "setup_completed"
 EMPLOYEE_ADDED = "employee_added"
 EMPLOYEE_DEACTIVATED = "employee_deactivated"
@@ -49,6 +50,7 @@ DESCRIPTIONS = {
     OTHER_SESSIONS_ENDED: "Signed out everywhere else",
     PASSWORD_CHANGED: "Password changed",
     PROFILE_CHANGED: "Profile changed",
+    EMAIL_CHANGED: "Email address changed",
     SETUP_COMPLETED: "Portal set up",
     EMPLOYEE_ADDED: "Employee added",
     EMPLOYEE_DEACTIVATED: "Employee deactivated",
