@@ -80,6 +80,7 @@ HOSTILE_CASES = {
     "profile.change_device": SIGNED_IN,
     "profile.turn_off": SIGNED_IN,
     "profile.regenerate_recovery_codes": SIGNED_IN,
+    "profile.show_recovery_codes": SIGNED_IN,
     "profile.end_session": SIGNED_IN,
     "profile.end_other_sessions": SIGNED_IN,
     "profile.dismiss_deadline_banner": SIGNED_IN,

@@ -38,6 +38,7 @@ SET_UP_ENDPOINTS = frozenset(
         "profile.cancel_enrolment",
         "profile.codes_saved",
         "profile.download_recovery_codes",
+        "profile.show_recovery_codes",
         "auth.logout",
         "static",
     }

@@ -72,3 +72,10 @@ class PasswordAndCodeForm(FlaskForm):
 class RegenerateCodesForm(FlaskForm):
     password = current_password_field("Your password", **{"data-autofocus": True})
     code = code_field("Code from your app")
+
+
+class ShowCodesForm(FlaskForm):
+    """Unsaved recovery codes shown again: the same proof as making new ones."""
+
+    password = current_password_field("Your password", **{"data-autofocus": True})
+    code = code_field("Code from your app")

@@ -23,6 +23,7 @@ from portal.profile.forms import (
     EnrolmentCodeForm,
     PasswordAndCodeForm,
     RegenerateCodesForm,
+    ShowCodesForm,
 )
 from portal.services import accounts, audit, policy, recovery_codes, sessions, two_step
 from portal.web import done, render_page_or_fragment, request_origin, wants_fragment
@@ -61,6 +62,7 @@ def _area_context(
         "saved_form": forms.get("saved_form") or CodesSavedForm(formdata=None),
         "guard_form": forms.get("guard_form") or PasswordAndCodeForm(formdata=None),
         "regenerate_form": forms.get("regenerate_form") or RegenerateCodesForm(formdata=None),
+        "show_codes_form": forms.get("show_codes_form") or ShowCodesForm(formdata=None),
     }
 
 
@@ -184,8 +186,8 @@ def codes_saved():
 @profile.get("/security/recovery-codes.txt")
 @login_required
 def download_recovery_codes():
-    codes = recovery_codes.unsaved(current_user)
-    if codes is None or not sessions.password_is_fresh(current.current_session()):
+    codes = recovery_codes.unsaved_shown_to(current_user, current.current_session())
+    if codes is None:
         abort(404)
     response = make_response(render_template("profile/recovery_codes.txt", codes=codes))
     response.mimetype = "text/plain"
@@ -197,7 +199,12 @@ GuardedChange = Callable[..., two_step.Outcome]
 
 
 def _guarded_change(
-    change: GuardedChange, form, *, open_form: str, form_key: str, message: str | None = None
+    change: GuardedChange,
+    form,
+    *,
+    open_form: str | None,
+    form_key: str,
+    message: str | None = None,
 ):
     """A change that needs the password and a code: the form again with its errors, or
     the two-step area in its new state."""
@@ -262,6 +269,21 @@ def regenerate_recovery_codes():
         open_form="regenerate",
         form_key="regenerate_form",
         message="New recovery codes are ready; the old ones no longer work.",
+    )
+
+
+@profile.post("/security/recovery-codes/show")
+@login_required
+@password_checks
+def show_recovery_codes():
+    if recovery_codes.unsaved(current_user) is None:
+        return _two_step_done("Your recovery codes are saved already.")
+    return _guarded_change(
+        two_step.show_unsaved_recovery_codes,
+        ShowCodesForm(),
+        open_form=None,
+        form_key="show_codes_form",
+        message="Here are your recovery codes again. Save them, then confirm below.",
     )
 
 

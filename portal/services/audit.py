@@ -33,6 +33,7 @@ TWO_STEP_LOCKED = "two_step_locked"
 DEVICE_CHANGED = "device_changed"
 RECOVERY_CODE_USED = "recovery_code_used"
 RECOVERY_CODES_REGENERATED = "recovery_codes_regenerated"
+RECOVERY_CODES_SHOWN = "recovery_codes_shown"
 TWO_STEP_RESET = "two_step_reset"
 PASSWORD_CONFIRM_FAILED = "password_confirm_failed"
 TWO_STEP_POLICY_CHANGED = "two_step_policy_changed"
@@ -64,6 +65,7 @@ DESCRIPTIONS = {
     DEVICE_CHANGED: "Authenticator moved to a new device",
     RECOVERY_CODE_USED: "Recovery code used",
     RECOVERY_CODES_REGENERATED: "New recovery codes made",
+    RECOVERY_CODES_SHOWN: "Unsaved recovery codes shown again",
     TWO_STEP_RESET: "Two-step authentication reset by an administrator",
     PASSWORD_CONFIRM_FAILED: "Wrong password when confirming a security change",
     TWO_STEP_POLICY_CHANGED: "Two-step authentication policy changed",

@@ -327,7 +327,7 @@ def confirm_enrolment(user: User, code: str, origin: Origin, keep: UserSession |
     ended = sessions.end_all_except(user, keep)
     if first_time:
         user.totp_enabled_at = now
-        codes = recovery_codes.replace_all(user)
+        codes = recovery_codes.replace_all(user, shown_to=keep)
         audit.record(
             audit.TWO_STEP_ENABLED,
             origin=origin,
@@ -411,7 +411,23 @@ def regenerate_recovery_codes(
     refused = _confirm_identity(user, password, code, origin, keep, recovery_allowed=False)
     if refused:
         return refused
-    codes = recovery_codes.replace_all(user)
+    codes = recovery_codes.replace_all(user, shown_to=keep)
     audit.record(audit.RECOVERY_CODES_REGENERATED, origin=origin, actor=user)
+    db.session.commit()
+    return Outcome(ok=True, codes=codes)
+
+
+def show_unsaved_recovery_codes(
+    user: User, password: str, code: str, origin: Origin, keep: UserSession | None
+) -> Outcome:
+    """Unsaved recovery codes shown again, in ``keep`` only: they are worth as much as new
+    ones, so they need what making new ones needs, the password and an app code."""
+    if keep is None or recovery_codes.unsaved(user) is None:
+        return Outcome(ok=False, message="There are no unsaved recovery codes to show.")
+    refused = _confirm_identity(user, password, code, origin, keep, recovery_allowed=False)
+    if refused:
+        return refused
+    codes = recovery_codes.show_to(user, keep) or []
+    audit.record(audit.RECOVERY_CODES_SHOWN, origin=origin, actor=user)
     db.session.commit()
     return Outcome(ok=True, codes=codes)
