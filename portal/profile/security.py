@@ -153,7 +153,7 @@ def confirm_two_step():
         return _two_step_area(422, enrol_form=form)
     if outcome.codes:
         return _two_step_done(
-            "Two-step authentication is on, and your other sessions were signed out. "
+            "Two-step authentication is on. Your other sessions were signed out. "
             "One more step: save your recovery codes."
         )
     return _two_step_done(

@@ -251,7 +251,7 @@ def test_turning_it_on_signs_out_every_other_session(client, other_client, app, 
         follow_redirects=True,
     )
     assert response.status_code == 200
-    assert "your other sessions were signed out" in page_text(response)
+    assert "Your other sessions were signed out" in page_text(response)
     assert session_count(app, employee) == 1
     assert is_signed_in(client)
     assert not is_signed_in(other_client)
