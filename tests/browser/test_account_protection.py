@@ -1,5 +1,6 @@
-"""What an employee sees of the protections around the account: turning two-step on signs
-the other browsers out, unsaved recovery codes need the password and an app code to be
+"""What an employee sees of the protections around the account: strangers' wrong passwords
+do not keep out a browser that signed in before, turning two-step on signs the other
+browsers out, unsaved recovery codes need the password and an app code to be
 shown again (with and without JavaScript), and a new email needs the password and does not
 tell whether another account holds it."""
 
@@ -10,7 +11,8 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import PASSWORD
+from tests.browser.conftest import PASSWORD, set_up_over_http
+from tests.browser.server import PortalServer
 from tests.browser.two_step_flows import (
     Authenticator,
     enter_sign_in_code,
@@ -126,3 +128,49 @@ def test_a_new_email_needs_the_password_and_a_taken_one_is_not_named(
     expect(details.get_by_label("Email")).to_have_value("eva.new@northwind.example")
     page.goto("/profile/security")
     expect(page.locator("#activity")).to_contain_text("Email address changed")
+
+
+class OneWorkerServer(PortalServer):
+    """The rate limits count in each worker's memory: one worker, so one count."""
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {**super().env, "WEB_CONCURRENCY": "1"}
+
+
+@pytest.fixture
+def one_worker_portal(tmp_path_factory):
+    server = OneWorkerServer(tmp_path_factory.mktemp("one-worker")).start()
+    try:
+        set_up_over_http(server)
+        yield server
+    finally:
+        server.stop()
+
+
+def test_strangers_wrong_passwords_do_not_keep_out_a_known_browser(
+    open_context, one_worker_portal, camera
+):
+    email = "lena.locked@northwind.example"
+    one_worker_portal.create_user("Lena Locked", email, PASSWORD)
+    own = open_context(one_worker_portal).new_page()
+    sign_in_with_password(own, email)
+    expect(own).to_have_url(SECURITY_PAGE)
+    own.get_by_role("button", name="Sign out").click()
+    expect(own).to_have_url(SIGN_IN_PAGE)
+
+    stranger = open_context(one_worker_portal).new_page()
+    for _ in range(10):
+        sign_in_with_password(stranger, email, "a wrong guess at it")
+        expect(stranger.get_by_role("alert")).to_contain_text("do not match an active account")
+    # Even with the right password, an unknown browser is told why it must wait.
+    unknown = open_context(one_worker_portal).new_page()
+    sign_in_with_password(unknown, email)
+    expect(unknown.locator("main")).to_contain_text(
+        "Too many attempts for this account from unknown browsers."
+    )
+    camera.check(unknown, "unknown-browser-refused")
+
+    # The browser that signed in before gets in.
+    sign_in_with_password(own, email)
+    expect(own).to_have_url(SECURITY_PAGE)
