@@ -223,6 +223,8 @@ def _guarded_change(
     )
     if not outcome.ok:
         getattr(form, outcome.field).errors.append(outcome.message)
+        # A code typed by the employee is never written back into the page.
+        form.code.data = ""
         status = 429 if outcome.throttled else 422
         return _two_step_area(status, open_form=open_form, **{form_key: form})
     return _two_step_done(message)

@@ -24,6 +24,7 @@ from tests.support import (
     csrf_token,
     page_text,
     post,
+    totp_code,
 )
 
 PER_ADDRESS = 20  # "20 per minute" on POST /login
@@ -284,3 +285,21 @@ def test_a_device_cookie_grows_stale(app, employee, limiter_clock):
     limiter_clock.advance(days=181)
     _spend_the_account_budget(app)
     assert_friendly_429(attempt(browser, "emma@example.com", DEFAULT_PASSWORD, ip="192.0.2.50"))
+
+
+def test_the_device_cookie_is_signed_http_only_and_only_for_sign_in(app, employee, enrol, clock):
+    browser = app.test_client()
+    response = attempt(browser, "emma@example.com", DEFAULT_PASSWORD)
+    [header] = [h for h in response.headers.getlist("Set-Cookie") if h.startswith("portal_device=")]
+    assert "HttpOnly" in header and "SameSite=Lax" in header and "Path=/login" in header
+    # Nothing readable in it names the account by its email.
+    assert "emma" not in header
+
+    # With two-step on, the cookie comes only once the code is right.
+    secret, _ = enrol(employee)
+    fresh = app.test_client()
+    passed = attempt(fresh, "emma@example.com", DEFAULT_PASSWORD)
+    assert not any(h.startswith("portal_device=") for h in passed.headers.getlist("Set-Cookie"))
+    done = post(fresh, "/login/code", {"code": totp_code(secret, clock)})
+    assert done.status_code == 303
+    assert any(h.startswith("portal_device=") for h in done.headers.getlist("Set-Cookie"))

@@ -227,6 +227,7 @@ def test_password_and_app_code_show_unsaved_codes_again(
     )
     assert wrong.status_code == 422
     assert "That code is not right" in page_text(wrong)
+    assert wrong_code(secret, clock) not in page_text(wrong)
     assert recovery_codes_from_page(page_text(wrong)) == []
     assert user_row(app, employee).second_step_failures == 1
 
@@ -239,6 +240,7 @@ def test_password_and_app_code_show_unsaved_codes_again(
     )
     assert with_recovery.status_code == 422
     assert recovery_codes_from_page(page_text(with_recovery)) == []
+    assert codes[0] not in page_text(with_recovery)
 
     shown = post(
         other_client,
