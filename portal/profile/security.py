@@ -110,8 +110,8 @@ def security():
 @password_checks
 def enable_two_step():
     """Confirms the password when it is not fresh, then starts enrolment with a new
-    secret; when there is something to continue (an enrolment, unsaved codes) the fresh
-    password just shows it again."""
+    secret; when there is something to continue the fresh password leads back to it (an
+    enrolment is shown again; unsaved codes still ask for an app code as well)."""
     row = current.current_session()
     if not sessions.password_is_fresh(row):
         if "password" not in request.form:
