@@ -129,9 +129,22 @@ def test_a_page_number_that_is_not_a_page_number_shows_the_first_page(admin_clie
     assert rows(response) == ["Ada Admin"]
 
 
-@pytest.mark.parametrize("page", ["0", "2", "999999"])
-def test_a_page_past_the_end_is_not_found(admin_client, page):
-    assert admin_client.get(f"/admin/?page={page}").status_code == 404
+@pytest.mark.parametrize("page", ["2", "99", "999999"])
+def test_a_page_past_the_end_shows_the_last_page(admin_client, make_user, page):
+    for number in range(30):
+        make_user(f"worker{number:02}@example.com", name=f"Worker {number:02}")
+    response = admin_client.get(f"/admin/?page={page}")
+    assert response.status_code == 200
+    assert rows(response) == [f"Worker {number:02}" for number in range(24, 30)]
+    text = " ".join(page_text(response).split())
+    assert "Showing 26–31 of 31 employees" in text and "Page 2 of 2" in text
+    assert 'rel="prev" href="/admin/?page=1"' in text and 'rel="next"' not in text
+
+
+def test_page_zero_shows_the_first_page(admin_client):
+    response = admin_client.get("/admin/?page=0")
+    assert response.status_code == 200
+    assert rows(response) == ["Ada Admin"]
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ from sqlalchemy import select
 
 from portal.database import db
 from portal.models import AuditEvent
-from tests.support import page_text, post, recovery_code_hashes, sign_in, user_row
+from tests.support import CONFIRMED, page_text, post, recovery_code_hashes, sign_in, user_row
 
 
 def test_reset_needs_a_reason_and_is_recorded(
@@ -17,13 +17,17 @@ def test_reset_needs_a_reason_and_is_recorded(
     page = page_text(admin.get(f"/admin/employees/{employee}"))
     assert "Reset two-step authentication" in page and 'for="reason"' in page
 
-    no_reason = post(admin, f"/admin/employees/{employee}/reset-two-step", {"reason": "  "})
+    no_reason = post(
+        admin, f"/admin/employees/{employee}/reset-two-step", {**CONFIRMED, "reason": "  "}
+    )
     assert no_reason.status_code == 422
     assert "it is recorded" in page_text(no_reason)
     assert user_row(app, employee).totp_secret is not None
 
     done = post(
-        admin, f"/admin/employees/{employee}/reset-two-step", {"reason": "lost phone and codes"}
+        admin,
+        f"/admin/employees/{employee}/reset-two-step",
+        {**CONFIRMED, "reason": "lost phone and codes"},
     )
     assert done.status_code == 303
     assert user_row(app, employee).totp_secret is None
@@ -49,7 +53,9 @@ def test_reset_is_for_administrators_and_not_for_oneself(
 ):
     admin = admin_with_two_step
     enrol(employee)
-    own = post(admin, f"/admin/employees/{admin_user}/reset-two-step", {"reason": "testing"})
+    own = post(
+        admin, f"/admin/employees/{admin_user}/reset-two-step", {**CONFIRMED, "reason": "testing"}
+    )
     assert own.status_code == 422
     assert user_row(app, admin_user).totp_secret is not None
 
@@ -57,7 +63,9 @@ def test_reset_is_for_administrators_and_not_for_oneself(
     other = app.test_client()
     sign_in(other, "olga@example.com")
     assert (
-        post(other, f"/admin/employees/{employee}/reset-two-step", {"reason": "x"}).status_code
+        post(
+            other, f"/admin/employees/{employee}/reset-two-step", {**CONFIRMED, "reason": "x"}
+        ).status_code
         == 403
     )
     assert user_row(app, employee).totp_secret is not None
