@@ -199,6 +199,11 @@ def test_reset_by_htmx_shows_the_link_in_the_panel(admin_client, employee):
     assert response.status_code == 200
     assert html.lstrip().startswith('<section class="card" id="employee-access"')
     link_in(response)
+    # The Details card rides along: the old password no longer counts as "last set".
+    details = html[html.index('id="employee-details"') :]
+    details = details[: details.index("</section>")]
+    assert 'hx-swap-oob="true"' in html[html.index('id="employee-details"') - 40 :][:200]
+    assert "reset, waiting for a new one" in details and "last set" not in details
 
 
 def test_a_new_link_replaces_the_unused_invitation(app, admin_client):
