@@ -5,8 +5,8 @@ import re
 import pytest
 
 from portal.database import db
-from portal.services import accounts
-from tests.support import HTMX_HEADERS, page_text
+from portal.services import accounts, audit
+from tests.support import HTMX_HEADERS, page_text, post, sign_in
 
 
 def rows(response) -> list[str]:
@@ -306,3 +306,53 @@ def test_a_state_link_filters_the_list(client, company_of_every_state):
     assert 'href="/admin/?state=overdue" aria-current="page"' in html
     assert 'name="state" value="overdue"' in html  # a search keeps the filter
     assert "Showing 1–1 of 1 employee in “Overdue”." in " ".join(html.split())
+
+
+@pytest.mark.parametrize(
+    ("query", "found"),
+    [
+        ("muller", ["Jana Müller", "Otto Muller"]),
+        ("Müller", ["Jana Müller", "Otto Muller"]),
+        ("MÜLLER", ["Jana Müller", "Otto Muller"]),
+        ("jose", ["José Ñúñez"]),
+        ("nunez", ["José Ñúñez"]),
+        ("søren", ["Søren Kierk"]),
+        ("soren", ["Søren Kierk"]),
+        ("strasse", ["Lena Straße"]),
+        ("straße", ["Lena Straße"]),
+        ("zoe@", ["Zoë Adams"]),
+    ],
+)
+def test_search_matches_with_or_without_accents(admin_client, make_user, query, found):
+    make_user("jana@example.com", name="Jana Müller")
+    make_user("otto@example.com", name="Otto Muller")
+    make_user("jose@example.com", name="José Ñúñez")
+    make_user("soren@example.com", name="Søren Kierk")
+    make_user("lena@example.com", name="Lena Straße")
+    make_user("zoë@example.com", name="Zoë Adams")
+    assert rows(admin_client.get("/admin/", query_string={"q": query})) == found
+
+
+def test_search_follows_a_change_of_name_and_email(app, admin_client, make_user):
+    make_user("emma@example.com", name="Emma Stone")
+    emma = app.test_client()
+    sign_in(emma, "emma@example.com")
+    changed = post(
+        emma, "/profile/details", {"name": "Emma Sjöberg", "email": "emma.sjoberg@example.com"}
+    )
+    assert changed.status_code == 303
+    assert rows(admin_client.get("/admin/?q=sjoberg")) == ["Emma Sjöberg"]
+    assert rows(admin_client.get("/admin/?q=Sjöberg")) == ["Emma Sjöberg"]
+    assert rows(admin_client.get("/admin/?q=stone")) == []
+    assert rows(admin_client.get("/admin/?q=emma.sjoberg@")) == ["Emma Sjöberg"]
+
+
+def test_a_page_past_the_end_of_the_audit_log_shows_the_last_page(app, admin_client):
+    with app.app_context():
+        for _number in range(60):
+            audit.record(audit.SIGN_OUT, origin=None)
+        db.session.commit()
+    response = admin_client.get("/admin/audit?page=99")
+    assert response.status_code == 200
+    text = " ".join(page_text(response).split())
+    assert "Page 2 of 2" in text and 'rel="prev" href="/admin/audit?page=1"' in text
