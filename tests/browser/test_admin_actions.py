@@ -11,7 +11,7 @@ from playwright.sync_api import Page, expect
 
 from tests.browser.browsing import SIZES, is_focused
 from tests.browser.conftest import Account
-from tests.browser.two_step_flows import screenshots_only, sign_in_with_password
+from tests.browser.two_step_flows import enable_two_step, screenshots_only, sign_in_with_password
 
 pytestmark = pytest.mark.browser
 
@@ -179,3 +179,41 @@ def test_no_administration_page_scrolls_sideways_on_a_phone(
         assert widths["page"] <= widths["viewport"], (url, widths)
         # The header's links wrap instead of scrolling inside their own row.
         assert widths["nav"] <= widths["navBox"], (url, widths)
+
+
+def test_a_reset_of_two_step_is_asked_then_leads_the_employee_to_set_it_up_again(
+    open_context, admin, make_account, camera
+):
+    account = make_account("Rita Reset")
+    rita = open_context().new_page()
+    sign_in_with_password(rita, account.email)
+    expect(rita).to_have_url(re.compile(r"/profile/security$"))
+    enable_two_step(rita)
+    rita.context.clear_cookies()
+
+    page = open_context().new_page()
+    open_employee(page, admin, account)
+    form = access(page).locator("form.reset-two-step")
+    # Without a reason nothing is asked: the form says what is missing.
+    form.get_by_role("button", name="Reset two-step authentication").click()
+    expect(access(page).get_by_role("alert").first).to_contain_text("it is recorded")
+    expect(page.get_by_role("dialog")).to_have_count(0)
+
+    form = access(page).locator("form.reset-two-step")
+    form.get_by_label("Reason").fill("lost phone and recovery codes")
+    form.get_by_role("button", name="Reset two-step authentication").click()
+    dialog = page.get_by_role("dialog", name="Reset Rita Reset's two-step authentication?")
+    expect(dialog).to_be_visible()
+    dialog.get_by_role("button", name="Reset two-step authentication").click()
+    expect(access(page).get_by_role("status")).to_contain_text(
+        "At their next sign-in with their password they are asked to set it up again"
+    )
+    camera.check(page, "admin-told")
+
+    sign_in_with_password(rita, account.email)
+    expect(rita).to_have_url(re.compile(r"/profile/security$"))
+    expect(rita.locator("#alerts")).to_contain_text(
+        "An administrator reset your two-step authentication"
+    )
+    expect(rita.locator("#two-step-area").get_by_role("button", name="Enable")).to_be_visible()
+    camera.check(rita, "employee-prompted")
