@@ -79,3 +79,23 @@ def test_unlock_without_javascript_and_when_nothing_is_locked(
     again = post(admin_client, f"/admin/employees/{employee}/unlock-two-step")
     assert again.status_code == 422
     assert len(audit_rows(app, audit.TWO_STEP_UNLOCKED)) == 1
+
+
+def test_an_administrator_cannot_unlock_their_own_code_step(admin_client, app, admin_user, clock):
+    from datetime import timedelta
+
+    from portal.database import db
+    from portal.models import User
+
+    with app.app_context():
+        ada = db.session.get(User, admin_user)
+        ada.second_step_failures = 10
+        ada.second_step_locked_until = clock.now() + timedelta(minutes=15)
+        db.session.commit()
+    page = page_text(admin_client.get(f"/admin/employees/{admin_user}"))
+    assert LOCK_BADGE in page and UNLOCK_BUTTON not in page
+    refused = post(admin_client, f"/admin/employees/{admin_user}/unlock-two-step")
+    assert refused.status_code == 422
+    assert "Ask another administrator" in page_text(refused)
+    assert user_row(app, admin_user).second_step_failures == 10
+    assert audit_rows(app, audit.TWO_STEP_UNLOCKED) == []
