@@ -92,6 +92,7 @@ HOSTILE_CASES = {
     "admin.pause_two_step": SIGNED_IN,
     "admin.resume_two_step": SIGNED_IN,
     "admin.extend_deadline": SIGNED_IN,
+    "admin.unlock_two_step": SIGNED_IN,
     "admin.security_settings": SIGNED_IN,
     "admin.security_settings_preview": SIGNED_IN,
 }

@@ -111,6 +111,11 @@ def login():
     row = current.begin(user, origin)
     if row.stage == STAGE_PASSWORD:
         return redirect(url_for("auth.second_step", next=destination), code=303)
+    set_up_again = policy.set_up_again_notice(user)
+    if set_up_again:
+        # After an administrator's reset, the way on leads through the new set-up.
+        flash(set_up_again, "warning")
+        return redirect(url_for("profile.security"), code=303)
     return redirect(destination or url_for("profile.security"), code=303)
 
 

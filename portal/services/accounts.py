@@ -5,13 +5,13 @@ or email) is applied here, where passwords are set."""
 from __future__ import annotations
 
 from flask import current_app
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 
 from portal import clock
 from portal.database import db
-from portal.models import ROLE_ADMIN, ROLE_EMPLOYEE, User, UserSession
+from portal.models import ROLE_ADMIN, ROLE_EMPLOYEE, User, UserSession, fold_for_search
 from portal.origin import Origin
 from portal.services import audit, sessions
 from portal.services.passwords import PasswordHasher, problem_with
@@ -195,18 +195,13 @@ def update_profile(user: User, *, name: str, email: str, password: str, origin: 
 
 
 def matching(query: str) -> Select[User]:
-    """Accounts whose name or email contains ``query`` (any case); everyone when empty."""
+    """Accounts whose name or email contains ``query``, in any case and with or without
+    accents (User.search_key); everyone when empty."""
     statement = select(User)
     if query:
-        escaped = query.strip().lower().replace("\\", "\\\\")
+        escaped = fold_for_search(query.strip()).replace("\\", "\\\\")
         escaped = escaped.replace("%", "\\%").replace("_", "\\_")
-        pattern = f"%{escaped}%"
-        statement = statement.where(
-            or_(
-                func.lower(User.name).like(pattern, escape="\\"),
-                User.email.like(pattern, escape="\\"),
-            )
-        )
+        statement = statement.where(User.search_key.like(f"%{escaped}%", escape="\\"))
     return statement
 
 

@@ -41,6 +41,7 @@ TWO_STEP_PAUSED = "two_step_paused"
 TWO_STEP_RESUMED = "two_step_resumed"
 TWO_STEP_DEADLINE_EXTENDED = "two_step_deadline_extended"
 SIGN_IN_REFUSED_OVERDUE = "sign_in_refused_overdue"
+TWO_STEP_UNLOCKED = "two_step_unlocked"
 
 DESCRIPTIONS = {
     SIGN_IN: "Signed in",
@@ -73,6 +74,7 @@ DESCRIPTIONS = {
     TWO_STEP_RESUMED: "Two-step authentication resumed by an administrator",
     TWO_STEP_DEADLINE_EXTENDED: "Deadline for two-step authentication extended",
     SIGN_IN_REFUSED_OVERDUE: "Sign-in refused: two-step authentication not set up by the deadline",
+    TWO_STEP_UNLOCKED: "Code step unlocked by an administrator",
 }
 
 

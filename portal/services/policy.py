@@ -26,6 +26,7 @@ from portal.models import (
     AFTER_DEADLINE_SETUP,
     DEFAULT_GRACE_DAYS,
     MAX_GRACE_DAYS,
+    AuditEvent,
     Company,
     User,
 )
@@ -481,6 +482,41 @@ def restart_deadline(user: User) -> None:
     replacing any extension. In the caller's transaction."""
     user.two_step_reset_at = clock.now()
     user.two_step_extended_until = None
+
+
+def deadline_after_reset(user: User, policy: CompanyPolicy | None = None) -> datetime | None:
+    """The deadline ``user`` gets from a reset made now (see restart_deadline); None while
+    two-step authentication is optional."""
+    policy = policy or current()
+    if not policy.mandatory or policy.mandatory_since is None:
+        return None
+    return _deadline(policy, user.created_at, clock.now(), None)
+
+
+def set_up_again_notice(user: User, policy: CompanyPolicy | None = None) -> str | None:
+    """What to tell ``user`` at sign-in while an administrator's reset of their two-step
+    authentication waits to be followed by a new set-up; None otherwise."""
+    if user.two_step_enabled or user.two_step_reset_at is None:
+        return None
+    # Set up again since the reset (and then turned off by themselves): nothing waits.
+    later = db.session.scalar(
+        select(func.count(AuditEvent.id)).where(
+            AuditEvent.subject_id == user.id,
+            AuditEvent.kind == audit.TWO_STEP_ENABLED,
+            AuditEvent.occurred_at >= user.two_step_reset_at,
+        )
+    )
+    if later:
+        return None
+    policy = policy or current()
+    said = (
+        "An administrator reset your two-step authentication, so your old authenticator "
+        "app and recovery codes no longer work. Set it up again below with your phone"
+    )
+    deadline = deadline_for(user, policy)
+    if deadline is None:
+        return said + ": until you do, your password alone protects your account."
+    return said + f" by the end of {last_day(deadline):%-d %B %Y} (UTC)."
 
 
 def _whole_number(value: object) -> bool:

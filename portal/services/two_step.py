@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import or_, update
@@ -122,6 +122,41 @@ def _record_failure(user: User, origin: Origin, message: str, detail: str) -> Ou
         locked = failures >= LOCK_AFTER_FAILURES
         message = f"{message} {_wait_message(int(delay.total_seconds()), locked=locked)}"
     return Outcome(ok=False, message=message)
+
+
+def locked_until(user: User) -> datetime | None:
+    """When the code step opens again, while ten wrong codes keep it locked; else None."""
+    if user.second_step_failures < LOCK_AFTER_FAILURES or user.second_step_locked_until is None:
+        return None
+    return user.second_step_locked_until if user.second_step_locked_until > clock.now() else None
+
+
+class NotLocked(Exception):
+    """The code step was not locked (any more) when the administrator asked to unlock it."""
+
+
+def unlock(user: User, *, by: User, origin: Origin | None) -> None:
+    """Lets ``user`` try codes again at once, for someone locked out by wrong codes who
+    proved to an administrator who they are. One conditional UPDATE clears the count and
+    the lock together, so a lock that just ran out (or a second administrator) unlocks
+    nothing and records nothing. Commits."""
+    now = clock.now()
+    cleared = db.rows_changed_by(
+        update(User)
+        .where(
+            User.id == user.id,
+            User.second_step_failures >= LOCK_AFTER_FAILURES,
+            User.second_step_locked_until > now,
+        )
+        .values(second_step_failures=0, second_step_locked_until=None)
+        .execution_options(synchronize_session=False)
+    )
+    if cleared != 1:
+        db.session.rollback()
+        raise NotLocked(user.id)
+    audit.record(audit.TWO_STEP_UNLOCKED, origin=origin, actor=by, subject=user)
+    db.session.commit()
+    db.session.refresh(user)
 
 
 def _reset_failures(user: User) -> None:

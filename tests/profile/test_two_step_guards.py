@@ -9,6 +9,7 @@ import pytest
 
 from portal.services import totp
 from tests.support import (
+    CONFIRMED,
     DEFAULT_PASSWORD,
     HTMX_HEADERS,
     audit_kinds,
@@ -109,7 +110,9 @@ def test_admin_reset_ends_the_employees_signed_in_sessions(
     sign_in_with_code(client, admin_secret, clock, email="ada@example.com")
 
     done = post(
-        client, f"/admin/employees/{employee}/reset-two-step", {"reason": "lost phone and codes"}
+        client,
+        f"/admin/employees/{employee}/reset-two-step",
+        {**CONFIRMED, "reason": "lost phone and codes"},
     )
     assert done.status_code == 303
     assert user_row(app, employee).totp_secret is None
