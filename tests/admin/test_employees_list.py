@@ -6,7 +6,7 @@ import pytest
 
 from portal.database import db
 from portal.services import accounts, audit
-from tests.support import HTMX_HEADERS, page_text, post, sign_in
+from tests.support import DEFAULT_PASSWORD, HTMX_HEADERS, page_text, post, sign_in
 
 
 def rows(response) -> list[str]:
@@ -338,7 +338,13 @@ def test_search_follows_a_change_of_name_and_email(app, admin_client, make_user)
     emma = app.test_client()
     sign_in(emma, "emma@example.com")
     changed = post(
-        emma, "/profile/details", {"name": "Emma Sjöberg", "email": "emma.sjoberg@example.com"}
+        emma,
+        "/profile/details",
+        {
+            "name": "Emma Sjöberg",
+            "email": "emma.sjoberg@example.com",
+            "password": DEFAULT_PASSWORD,
+        },
     )
     assert changed.status_code == 303
     assert rows(admin_client.get("/admin/?q=sjoberg")) == ["Emma Sjöberg"]
