@@ -6,7 +6,7 @@ from flask import Flask
 from flask import session as browser_session
 from flask_login import current_user
 
-from portal.services import audit, first_run, policy
+from portal.services import first_run, policy
 
 # In its last days the deadline banner stays, whatever the employee chose before.
 BANNER_URGENT_DAYS = 3
@@ -37,8 +37,6 @@ def init_app(app: Flask) -> None:
     @app.template_filter("browser")
     def _browser(user_agent: str | None) -> str:
         return describe_browser(user_agent or "")
-
-    app.jinja_env.globals["describe_event"] = audit.describe
 
 
 def describe_browser(user_agent: str) -> str:

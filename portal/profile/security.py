@@ -24,7 +24,7 @@ from portal.profile.forms import (
     PasswordAndCodeForm,
     RegenerateCodesForm,
 )
-from portal.services import accounts, audit, policy, recovery_codes, sessions, two_step
+from portal.services import accounts, activity, policy, recovery_codes, sessions, two_step
 from portal.web import done, render_page_or_fragment, request_origin, wants_fragment
 
 SECURITY_PAGE = "profile/security.html"
@@ -41,7 +41,9 @@ def _panels_context() -> dict[str, Any]:
     return {
         "sessions": sessions.active_for(current_user),
         "this_session_id": row.id if row else None,
-        "events": audit.recent_for(current_user, 20),
+        "activity": activity.for_person(
+            current_user, shown=activity.shown_count(request.args.get("activity"))
+        ),
     }
 
 
@@ -309,6 +311,9 @@ def end_other_sessions():
 @profile.get("/security/activity")
 @login_required
 def activity_panel():
+    """The activity panel again, with ``?shown=`` entries ("Show more")."""
+    shown = activity.shown_count(request.args.get("shown"))
     if not wants_fragment():
-        return redirect(url_for("profile.security") + "#activity", code=303)
-    return render_template("profile/_activity.html", **_panels_context())
+        return redirect(url_for("profile.security", activity=shown) + "#activity", code=303)
+    page = activity.for_person(current_user, shown=shown)
+    return render_template("profile/_activity.html", activity=page)

@@ -148,7 +148,7 @@ def update_profile(user: User, *, name: str, email: str, origin: Origin) -> None
     changes = []
     email = normalize_email(email)
     if name.strip() != user.name:
-        changes.append("name")
+        changes.append(f"name {user.name} -> {name.strip()}")
         user.name = name.strip()
     if email != user.email:
         if by_email(email) is not None:

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
 from portal import clock
 from portal.database import db
-from portal.models import ROLE_ADMIN, ROLE_EMPLOYEE, AuditEvent, Invitation, User
+from portal.models import ROLE_ADMIN, ROLE_EMPLOYEE, Invitation, User
 from portal.origin import Origin
 from portal.services import accounts, audit, invitations, policy, sessions, two_step
 from portal.services.accounts import AccountError
@@ -234,15 +234,3 @@ def open_link(employee: User) -> Invitation | None:
         )
         .order_by(Invitation.created_at.desc(), Invitation.id.desc())
     ).first()
-
-
-def recent_events(employee: User, limit: int = 20) -> list[AuditEvent]:
-    """What happened to this employee or was done by them, newest first."""
-    return list(
-        db.session.scalars(
-            select(AuditEvent)
-            .where(or_(AuditEvent.subject_id == employee.id, AuditEvent.actor_id == employee.id))
-            .order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
-            .limit(limit)
-        )
-    )

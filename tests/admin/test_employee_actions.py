@@ -107,7 +107,7 @@ def test_deactivation_ends_sessions_blocks_sign_in_and_is_recorded(
     assert event.user_agent == "AdminBrowser/2.0"
     assert event.occurred_at == clock.now()
     assert event.detail == "2 sessions ended"
-    assert "Employee deactivated" in page_text(page)  # in the recent activity list
+    assert "Account deactivated" in page_text(page)  # in the recent activity list
 
 
 def test_deactivation_by_htmx_swaps_the_access_panel(app, admin_client, employee):
