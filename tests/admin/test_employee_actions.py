@@ -124,7 +124,7 @@ def test_deactivation_by_htmx_swaps_the_access_panel(app, admin_client, employee
     assert events.startswith(
         'id="employee-events" aria-labelledby="employee-events-title" hx-swap-oob="true"'
     )
-    assert "Employee deactivated" in events
+    assert "Account deactivated" in events
 
 
 def test_an_admin_cannot_deactivate_themselves(app, admin_client, admin_user):
@@ -231,8 +231,8 @@ def test_recent_activity_shows_what_happened_to_the_employee(
     html = page_text(admin_client.get(f"/admin/employees/{employee}"))
     events = html[html.index("Recent activity") :]
     assert (
-        events.index("Employee reactivated")
-        < events.index("Employee deactivated")
+        events.index("Account reactivated")
+        < events.index("Account deactivated")
         < events.index("Signed in")
     )
     assert "Ada Admin" in events and "127.0.0.1" in events
