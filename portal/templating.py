@@ -7,6 +7,7 @@ from flask import session as browser_session
 from flask_login import current_user
 
 from portal.services import first_run, policy
+from portal.wording import plural
 
 # In its last days the deadline banner stays, whatever the employee chose before.
 BANNER_URGENT_DAYS = 3
@@ -33,6 +34,8 @@ def init_app(app: Flask) -> None:
         """The last day before a deadline, such as "3 March 2026"."""
         last = policy.last_day(deadline)
         return f"{last.day} {last:%B %Y}"
+
+    app.add_template_filter(plural, "plural")
 
     @app.template_filter("browser")
     def _browser(user_agent: str | None) -> str:

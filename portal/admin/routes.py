@@ -19,6 +19,7 @@ from portal.services import activity, policy
 from portal.services import employees as employee_service
 from portal.services.accounts import AccountError
 from portal.web import done, render_page_or_fragment, request_origin, wants_fragment
+from portal.wording import plural
 
 
 def _page_number() -> int:
@@ -151,7 +152,11 @@ def pause_two_step(user_id: int):
         user,
         lambda user: policy.pause(user, days=days, by=current_user, origin=request_origin()),
         "{name} signs in without the code "
-        + (f"for {days} days; it is asked again after that." if days else "until you resume it."),
+        + (
+            f"for {plural(days, 'day', 'days')}; it is asked again after that."
+            if days
+            else "until you resume it."
+        ),
         pause_form=form,
     )
 

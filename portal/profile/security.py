@@ -26,6 +26,7 @@ from portal.profile.forms import (
 )
 from portal.services import accounts, activity, policy, recovery_codes, sessions, two_step
 from portal.web import done, render_page_or_fragment, request_origin, wants_fragment
+from portal.wording import plural
 
 SECURITY_PAGE = "profile/security.html"
 TWO_STEP_AREA = "profile/_two_step.html"
@@ -305,7 +306,7 @@ def end_other_sessions():
     ended = sessions.sign_out_everywhere_else(
         current_user, current.current_session(), request_origin()
     )
-    return _sessions_done(f"Signed out everywhere else ({ended} sessions).")
+    return _sessions_done(f"Signed out everywhere else ({plural(ended, 'session', 'sessions')}).")
 
 
 @profile.get("/security/activity")

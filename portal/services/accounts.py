@@ -15,6 +15,7 @@ from portal.models import ROLE_ADMIN, ROLE_EMPLOYEE, User, UserSession
 from portal.origin import Origin
 from portal.services import audit, sessions
 from portal.services.passwords import PasswordHasher, problem_with
+from portal.wording import plural
 
 
 class AccountError(Exception):
@@ -139,7 +140,10 @@ def change_password(
     if keep is not None:
         sessions.confirm_password(keep)
     audit.record(
-        audit.PASSWORD_CHANGED, origin=origin, actor=user, detail=f"{ended} other sessions ended"
+        audit.PASSWORD_CHANGED,
+        origin=origin,
+        actor=user,
+        detail=f"{plural(ended, 'other session', 'other sessions')} ended",
     )
     db.session.commit()
 

@@ -307,7 +307,7 @@ def _sessions_ended(detail: str, *, other: bool) -> str:
 
 
 def _link_detail(detail: str) -> str:
-    match = re.fullmatch(r"(\w+) link, (\d+) sessions ended", detail)
+    match = re.fullmatch(r"(\w+) link, (\d+) sessions? ended", detail)
     if not match:
         return detail
     link = "an invitation link" if match[1] == "invite" else "a reset link"

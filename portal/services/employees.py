@@ -17,6 +17,7 @@ from portal.origin import Origin
 from portal.services import accounts, audit, invitations, policy, sessions, two_step
 from portal.services.accounts import AccountError
 from portal.services.policy import Standing, TwoStepStanding
+from portal.wording import plural
 
 PER_PAGE = 25
 # Far beyond any real company; keeps the SQL offset a small number whatever the URL says.
@@ -160,7 +161,7 @@ def deactivate(employee: User, *, by: User, origin: Origin) -> int:
         origin=origin,
         actor=by,
         subject=employee,
-        detail=f"{ended} sessions ended",
+        detail=f"{plural(ended, 'session', 'sessions')} ended",
     )
     db.session.commit()
     return ended
@@ -198,7 +199,7 @@ def reset_password(employee: User, *, by: User, origin: Origin) -> str:
         origin=origin,
         actor=by,
         subject=employee,
-        detail=f"{purpose} link, {ended} sessions ended",
+        detail=f"{purpose} link, {plural(ended, 'session', 'sessions')} ended",
     )
     db.session.commit()
     return token

@@ -31,6 +31,7 @@ from portal.models import (
 )
 from portal.origin import Origin
 from portal.services import audit
+from portal.wording import plural
 
 AFTER_DEADLINE_CHOICES = {
     AFTER_DEADLINE_REFUSE: "refuse sign-in",
@@ -430,7 +431,9 @@ def pause(user: User, *, days: int, by: User, origin: Origin) -> None:
     user.two_step_paused_since = now
     user.two_step_paused_until = now + timedelta(days=days) if days else None
     detail = (
-        f"for {days} days, until {_when(user.two_step_paused_until)}" if days else "until resumed"
+        f"for {plural(days, 'day', 'days')}, until {_when(user.two_step_paused_until)}"
+        if days
+        else "until resumed"
     )
     audit.record(audit.TWO_STEP_PAUSED, origin=origin, actor=by, subject=user, detail=detail)
     db.session.commit()

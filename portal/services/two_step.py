@@ -21,6 +21,7 @@ from portal.database import db
 from portal.models import User, UserSession
 from portal.origin import Origin
 from portal.services import accounts, activity, audit, policy, recovery_codes, sessions, totp
+from portal.wording import plural
 
 DELAY_FROM_FAILURE = 3
 LOCK_AFTER_FAILURES = 10
@@ -350,7 +351,10 @@ def confirm_enrolment(user: User, code: str, origin: Origin, keep: UserSession |
         return Outcome(ok=True, codes=codes)
     ended = sessions.end_all_except(user, keep)
     audit.record(
-        audit.DEVICE_CHANGED, origin=origin, actor=user, detail=f"{ended} other sessions ended"
+        audit.DEVICE_CHANGED,
+        origin=origin,
+        actor=user,
+        detail=f"{plural(ended, 'other session', 'other sessions')} ended",
     )
     db.session.commit()
     return Outcome(ok=True)
@@ -412,7 +416,10 @@ def turn_off(
     _remove_two_step(user)
     ended = sessions.end_all_except(user, keep)
     audit.record(
-        audit.TWO_STEP_DISABLED, origin=origin, actor=user, detail=f"{ended} other sessions ended"
+        audit.TWO_STEP_DISABLED,
+        origin=origin,
+        actor=user,
+        detail=f"{plural(ended, 'other session', 'other sessions')} ended",
     )
     db.session.commit()
     return Outcome(ok=True)

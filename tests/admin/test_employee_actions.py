@@ -177,7 +177,7 @@ def test_reset_password_stops_the_old_one_and_gives_a_working_link(
     assert invitation.purpose == "reset" and invitation.created_by_id == admin_user
     (event,) = audit_rows(app, audit.PASSWORD_RESET_ISSUED)
     assert (event.actor_id, event.subject_id, event.ip) == (admin_user, employee, "127.0.0.1")
-    assert "1 sessions ended" in event.detail
+    assert "1 session ended" in event.detail
 
     # The link lets Emma choose a new password; only that one works afterwards.
     form = app.test_client().get(path)

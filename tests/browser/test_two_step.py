@@ -124,7 +124,7 @@ def test_enable_from_the_qr_code_then_sign_in_with_a_code_and_a_recovery_code(
     page.get_by_role("button", name="Sign in", exact=True).click()
 
     expect(page).to_have_url(SECURITY_PAGE)
-    expect(page.locator("#alerts")).to_contain_text("9 of them are left")
+    expect(page.locator("#alerts")).to_contain_text("you have 9 codes left")
     recovery = page.locator("#recovery-codes")
     expect(recovery.locator(".badge")).to_have_text("9 left")
     used = recovery.get_by_role("row").filter(has=page.get_by_role("cell"))
