@@ -1,10 +1,11 @@
 """What every template may use: the company, the signed-in user, small filters."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from flask import Flask
 from flask import session as browser_session
 from flask_login import current_user
+from markupsafe import Markup
 
 from portal.services import first_run, policy
 from portal.wording import plural
@@ -23,11 +24,7 @@ def init_app(app: Flask) -> None:
             company = None
         return {"company": company, **_two_step_deadline()}
 
-    @app.template_filter("when")
-    def _when(value: datetime | None) -> str:
-        if value is None:
-            return "—"
-        return value.strftime("%Y-%m-%d %H:%M UTC")
+    app.add_template_filter(when, "when")
 
     @app.template_filter("day")
     def _day(deadline: datetime) -> str:
@@ -40,6 +37,20 @@ def init_app(app: Flask) -> None:
     @app.template_filter("browser")
     def _browser(user_agent: str | None) -> str:
         return describe_browser(user_agent or "")
+
+
+def when(value: datetime | None, *, seconds: bool = False) -> Markup | str:
+    """A moment as ``<time>``: UTC text that static/time.js rewrites in the viewer's time
+    zone (relative when it is near); without scripts the UTC text stays."""
+    if value is None:
+        return "—"
+    utc = value.astimezone(UTC)
+    text = utc.strftime("%Y-%m-%d %H:%M:%S UTC" if seconds else "%Y-%m-%d %H:%M UTC")
+    return Markup('<time datetime="{iso}" title="{text}" data-local{precise}>{text}</time>').format(
+        iso=utc.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        text=text,
+        precise=Markup(' data-local-seconds=""') if seconds else "",
+    )
 
 
 def describe_browser(user_agent: str) -> str:
