@@ -151,8 +151,6 @@ def describe(event: AuditEvent, person: User, *, audience: str = SELF) -> Entry:
     by = ""
     if event.actor_id is not None and event.actor_id != person.id:
         by = event.actor.name if audience == ADMIN and event.actor else "an administrator"
-    elif event.kind == audit.EMPLOYEE_ADDED and event.actor_id is None:
-        by = "the command line"
     return Entry(
         occurred_at=event.occurred_at,
         what=what,

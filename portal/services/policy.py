@@ -517,11 +517,12 @@ def confines_to_set_up(user: User, policy: CompanyPolicy | None = None) -> bool:
 
 
 def refuse_sign_in(user: User, origin: Origin) -> None:
-    """Records a password step that the policy refused; commits."""
+    """Records a password step that the policy refused; commits. Like every failure at
+    sign-in it names no actor: whoever typed the password is not known."""
     audit.record(
         audit.SIGN_IN_REFUSED_OVERDUE,
         origin=origin,
-        actor=user,
+        subject=user,
         detail="two-step authentication not set up by the deadline",
     )
     db.session.commit()

@@ -165,3 +165,43 @@ def test_the_shown_count_stays_in_whole_pages_within_bounds():
     assert activity.shown_count("-5") == 10
     assert activity.shown_count("15") == 20
     assert activity.shown_count("99999999") == activity.MOST_SHOWN
+
+
+def test_failures_at_sign_in_name_no_actor(app, client, clock, employee, enrol):
+    secret, _ = enrol(employee)
+    sign_in(client, "emma@example.com", "not the password")
+    for failures in range(1, two_step.LOCK_AFTER_FAILURES + 1):
+        sign_in(client, "emma@example.com")
+        post(client, "/login/code", {"code": wrong_code(secret, clock)})
+        clock.advance(seconds=two_step.delay_after(failures).total_seconds() + 1)
+    with app.app_context():
+        failures = list(
+            db.session.scalars(
+                select(AuditEvent).where(
+                    AuditEvent.kind.in_(
+                        [audit.SIGN_IN_FAILED, audit.TWO_STEP_FAILED, audit.TWO_STEP_LOCKED]
+                    )
+                )
+            )
+        )
+        assert {event.kind for event in failures} == {
+            audit.SIGN_IN_FAILED,
+            audit.TWO_STEP_FAILED,
+            audit.TWO_STEP_LOCKED,
+        }
+        assert {(event.actor_id, event.subject_id) for event in failures} == {(None, employee)}
+    page = entries(app, employee, audience=activity.ADMIN, shown=20)
+    assert all(entry.by == "" for entry in page.entries if entry.warning)
+    assert "warning · Wrong password at sign-in" in lines(page)
+
+
+def test_a_sign_in_refused_past_the_deadline_names_no_actor(app, employee):
+    from portal.services import policy
+
+    with app.app_context():
+        policy.refuse_sign_in(db.session.get(User, employee), ORIGIN)
+        event = db.session.scalars(select(AuditEvent)).one()
+        assert (event.actor_id, event.subject_id) == (None, employee)
+    assert lines(entries(app, employee)) == [
+        "warning · Sign-in refused · two-step authentication was not set up by the deadline"
+    ]
