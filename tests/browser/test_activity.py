@@ -98,6 +98,7 @@ def test_an_administrators_page_names_whom_they_acted_on(open_context, admin, ca
     assert moment
     expect(expires).to_have_text(re.compile(rf", {berlin_clock(moment)}$"))
     expect(expires).to_have_attribute("title", re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d UTC$"))
+    camera.check(page, "new-employees-page")
 
     page.goto("/admin/?q=" + admin.email)
     page.get_by_role("link", name=ADMIN_NAME, exact=True).click()
