@@ -39,18 +39,22 @@ def init_app(app: Flask) -> None:
         return describe_browser(user_agent or "")
 
 
-def when(value: datetime | None, *, seconds: bool = False) -> Markup | str:
+def when(value: datetime | None, *, seconds: bool = False, date: bool = False) -> Markup | str:
     """A moment as ``<time>``: UTC text that static/time.js rewrites in the viewer's time
-    zone (relative when it is near); without scripts the UTC text stays."""
+    zone (relative when it is near; only the day with ``date``); without scripts the UTC
+    text stays."""
     if value is None:
         return "—"
     utc = value.astimezone(UTC)
-    text = utc.strftime("%Y-%m-%d %H:%M:%S UTC" if seconds else "%Y-%m-%d %H:%M UTC")
-    return Markup('<time datetime="{iso}" title="{text}" data-local{precise}>{text}</time>').format(
-        iso=utc.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        text=text,
-        precise=Markup(' data-local-seconds=""') if seconds else "",
-    )
+    if date:
+        text, style = utc.strftime("%Y-%m-%d UTC"), "date"
+    elif seconds:
+        text, style = utc.strftime("%Y-%m-%d %H:%M:%S UTC"), "seconds"
+    else:
+        text, style = utc.strftime("%Y-%m-%d %H:%M UTC"), "minutes"
+    return Markup(
+        '<time datetime="{iso}" title="{text}" data-local="{style}">{text}</time>'
+    ).format(iso=utc.strftime("%Y-%m-%dT%H:%M:%SZ"), text=text, style=style)
 
 
 def describe_browser(user_agent: str) -> str:

@@ -15,8 +15,9 @@
     ? new Intl.RelativeTimeFormat(language, { numeric: "auto" })
     : null;
 
-  function absolute(date, withSeconds) {
-    var options = { dateStyle: "medium", timeStyle: withSeconds ? "medium" : "short" };
+  function absolute(date, style) {
+    var options = { dateStyle: "medium" };
+    if (style !== "date") options.timeStyle = style === "seconds" ? "medium" : "short";
     return new Intl.DateTimeFormat(undefined, options).format(date);
   }
 
@@ -40,8 +41,10 @@
         element.setAttribute("data-utc", element.textContent);
       }
       var utc = element.getAttribute("data-utc");
-      var full = absolute(date, element.hasAttribute("data-local-seconds"));
-      var said = near(date, now);
+      var style = element.getAttribute("data-local");
+      var full = absolute(date, style);
+      // A day alone (such as the day an account was added) is never said relatively.
+      var said = style === "date" ? null : near(date, now);
       element.textContent = said || full;
       element.setAttribute("title", said ? full + " (" + utc + ")" : utc);
     }
