@@ -101,6 +101,9 @@ def test_an_administrators_page_names_whom_they_acted_on(open_context, admin, ca
     camera.check(page, "new-employees-page")
 
     page.goto("/admin/?q=" + admin.email)
+    added = page.locator("tbody time").first
+    expect(added).not_to_contain_text("UTC")
+    camera.check(page, "employees-list")
     page.get_by_role("link", name=ADMIN_NAME, exact=True).click()
     mine = page.locator("#employee-events")
     expect(mine).to_contain_text(f"Added {name}")
@@ -122,6 +125,8 @@ def test_ten_entries_then_show_more_with_htmx(open_context, make_account, camera
     # 15 now: this sign-in too. Older entries came in place, without a reload.
     expect(entries).to_have_count(15)
     assert page.evaluate("window.notReloaded === true")
+    # The entries swapped in are in local time too.
+    expect(page.locator("#activity time", has_text="UTC")).to_have_count(0)
     expect(page.locator("#activity").get_by_role("link", name="Show more")).to_have_count(0)
     warning = page.locator("#activity .event-list__item--warning")
     expect(warning).to_have_count(1)
