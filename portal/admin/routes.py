@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from flask import abort, redirect, request, url_for
+from flask import abort, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from portal.admin.blueprint import EMPLOYEE, admin, admin_required
@@ -15,10 +15,11 @@ from portal.admin.forms import (
     ResetTwoStepForm,
 )
 from portal.models import User
+from portal.services import activity, policy, two_step
 from portal.services import employees as employee_service
-from portal.services import policy, two_step
 from portal.services.accounts import AccountError
-from portal.web import done, render_page_or_fragment, request_origin
+from portal.web import done, render_page_or_fragment, request_origin, wants_fragment
+from portal.wording import plural
 
 
 def _page_number() -> int:
@@ -73,6 +74,18 @@ def add_employee():
 @admin_required
 def employee(user_id: int):
     return _employee_page(_employee_or_404(user_id))
+
+
+@admin.get(EMPLOYEE + "/activity")
+@admin_required
+def employee_activity(user_id: int):
+    """The activity panel with more rows ("Show more"); a browser gets the whole page."""
+    user = _employee_or_404(user_id)
+    shown = activity.shown_count(request.args.get("shown"))
+    if not wants_fragment():
+        page = url_for("admin.employee", user_id=user.id, activity=shown)
+        return redirect(page + "#employee-events", code=303)
+    return render_template("admin/_employee_events.html", **_employee_context(user, shown=shown))
 
 
 # What each destructive action asks before it acts: a confirmation page without
@@ -223,7 +236,11 @@ def pause_two_step(user_id: int):
         user,
         lambda user: policy.pause(user, days=days, by=current_user, origin=request_origin()),
         "{name} signs in without the code "
-        + (f"for {days} days; it is asked again after that." if days else "until you resume it."),
+        + (
+            f"for {plural(days, 'day', 'days')}; it is asked again after that."
+            if days
+            else "until you resume it."
+        ),
         pause_form=form,
     )
 
@@ -271,13 +288,15 @@ def _employee_action(user: User, action: Callable[[User], object], success: str,
     )
 
 
-def _employee_context(user: User, **forms) -> dict:
+def _employee_context(user: User, *, shown: int | None = None, **forms) -> dict:
     rules = policy.current()
+    if shown is None:
+        shown = activity.shown_count(request.args.get("activity"))
     return {
         "employee": user,
         "open_link": employee_service.open_link(user),
         "has_set_password": employee_service.has_set_password(user),
-        "events": employee_service.recent_events(user),
+        "activity": activity.for_person(user, audience=activity.ADMIN, shown=shown),
         "standing": policy.standing_for(user, rules),
         "locked_until": two_step.locked_until(user),
         "confirmations": {

@@ -19,6 +19,7 @@ from portal.services import (
     two_step,
 )
 from portal.web import request_origin, safe_next
+from portal.wording import plural
 
 auth = Blueprint("auth", __name__)
 
@@ -191,7 +192,7 @@ def second_step():
 def _tell_codes_left(user) -> None:
     left = recovery_codes.remaining(user)
     flash(
-        f"You signed in with a recovery code; {left} of them are left. "
+        f"You signed in with a recovery code; you have {plural(left, 'code', 'codes')} left. "
         "If your phone is lost or replaced, choose “My mobile device has changed” below.",
         "warning",
     )

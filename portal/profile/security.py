@@ -25,8 +25,9 @@ from portal.profile.forms import (
     RegenerateCodesForm,
     ShowCodesForm,
 )
-from portal.services import accounts, audit, policy, recovery_codes, sessions, two_step
+from portal.services import accounts, activity, policy, recovery_codes, sessions, two_step
 from portal.web import done, render_page_or_fragment, request_origin, wants_fragment
+from portal.wording import plural
 
 SECURITY_PAGE = "profile/security.html"
 TWO_STEP_AREA = "profile/_two_step.html"
@@ -42,7 +43,9 @@ def _panels_context() -> dict[str, Any]:
     return {
         "sessions": sessions.active_for(current_user),
         "this_session_id": row.id if row else None,
-        "events": audit.recent_for(current_user, 20),
+        "activity": activity.for_person(
+            current_user, shown=activity.shown_count(request.args.get("activity"))
+        ),
     }
 
 
@@ -328,12 +331,15 @@ def end_other_sessions():
     ended = sessions.sign_out_everywhere_else(
         current_user, current.current_session(), request_origin()
     )
-    return _sessions_done(f"Signed out everywhere else ({ended} sessions).")
+    return _sessions_done(f"Signed out everywhere else ({plural(ended, 'session', 'sessions')}).")
 
 
 @profile.get("/security/activity")
 @login_required
 def activity_panel():
+    """The activity panel again, with ``?shown=`` entries ("Show more")."""
+    shown = activity.shown_count(request.args.get("shown"))
     if not wants_fragment():
-        return redirect(url_for("profile.security") + "#activity", code=303)
-    return render_template("profile/_activity.html", **_panels_context())
+        return redirect(url_for("profile.security", activity=shown) + "#activity", code=303)
+    page = activity.for_person(current_user, shown=shown)
+    return render_template("profile/_activity.html", activity=page)

@@ -15,6 +15,7 @@ from portal.models import ROLE_ADMIN, ROLE_EMPLOYEE, User, UserSession, fold_for
 from portal.origin import Origin
 from portal.services import audit, sessions
 from portal.services.passwords import PasswordHasher, problem_with
+from portal.wording import plural
 
 
 class AccountError(Exception):
@@ -139,7 +140,10 @@ def change_password(
     if keep is not None:
         sessions.confirm_password(keep)
     audit.record(
-        audit.PASSWORD_CHANGED, origin=origin, actor=user, detail=f"{ended} other sessions ended"
+        audit.PASSWORD_CHANGED,
+        origin=origin,
+        actor=user,
+        detail=f"{plural(ended, 'other session', 'other sessions')} ended",
     )
     db.session.commit()
 
@@ -178,8 +182,13 @@ def update_profile(user: User, *, name: str, email: str, password: str, origin: 
             raise EmailRefused(EMAIL_REFUSED)
     new_name = name.strip()
     if new_name != user.name:
+        audit.record(
+            audit.PROFILE_CHANGED,
+            origin=origin,
+            actor=user,
+            detail=f"name {user.name} -> {new_name}",
+        )
         user.name = new_name
-        audit.record(audit.PROFILE_CHANGED, origin=origin, actor=user, detail="name")
     if changes_email:
         user.email = email
         audit.record(

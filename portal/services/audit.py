@@ -3,8 +3,6 @@ the caller's transaction, so a change and its record land together or not at all
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
 from portal import clock
 from portal.database import db
 from portal.models import AuditEvent, User
@@ -104,15 +102,3 @@ def record(
 
 def describe(kind: str) -> str:
     return DESCRIPTIONS.get(kind, kind.replace("_", " ").capitalize())
-
-
-def recent_for(user: User, limit: int = 20) -> list[AuditEvent]:
-    """The employee's own recent security events, newest first."""
-    return list(
-        db.session.scalars(
-            select(AuditEvent)
-            .where(AuditEvent.subject_id == user.id)
-            .order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
-            .limit(limit)
-        )
-    )

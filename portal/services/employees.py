@@ -9,15 +9,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
 from portal import clock
 from portal.database import db
-from portal.models import ROLE_ADMIN, ROLE_EMPLOYEE, AuditEvent, Invitation, User
+from portal.models import ROLE_ADMIN, ROLE_EMPLOYEE, Invitation, User
 from portal.origin import Origin
 from portal.services import accounts, audit, invitations, policy, sessions, two_step
 from portal.services.accounts import AccountError
 from portal.services.policy import Standing, TwoStepStanding
+from portal.wording import plural
 
 PER_PAGE = 25
 # Far beyond any real company; keeps the SQL offset a small number whatever the URL says
@@ -170,7 +171,7 @@ def deactivate(employee: User, *, by: User, origin: Origin) -> int:
         origin=origin,
         actor=by,
         subject=employee,
-        detail=f"{ended} sessions ended",
+        detail=f"{plural(ended, 'session', 'sessions')} ended",
     )
     db.session.commit()
     return ended
@@ -208,7 +209,7 @@ def reset_password(employee: User, *, by: User, origin: Origin) -> str:
         origin=origin,
         actor=by,
         subject=employee,
-        detail=f"{purpose} link, {ended} sessions ended",
+        detail=f"{purpose} link, {plural(ended, 'session', 'sessions')} ended",
     )
     db.session.commit()
     return token
@@ -256,15 +257,3 @@ def open_link(employee: User) -> Invitation | None:
         )
         .order_by(Invitation.created_at.desc(), Invitation.id.desc())
     ).first()
-
-
-def recent_events(employee: User, limit: int = 20) -> list[AuditEvent]:
-    """What happened to this employee or was done by them, newest first."""
-    return list(
-        db.session.scalars(
-            select(AuditEvent)
-            .where(or_(AuditEvent.subject_id == employee.id, AuditEvent.actor_id == employee.id))
-            .order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
-            .limit(limit)
-        )
-    )

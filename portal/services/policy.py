@@ -32,6 +32,7 @@ from portal.models import (
 )
 from portal.origin import Origin
 from portal.services import audit
+from portal.wording import plural
 
 AFTER_DEADLINE_CHOICES = {
     AFTER_DEADLINE_REFUSE: "refuse sign-in",
@@ -431,7 +432,9 @@ def pause(user: User, *, days: int, by: User, origin: Origin) -> None:
     user.two_step_paused_since = now
     user.two_step_paused_until = now + timedelta(days=days) if days else None
     detail = (
-        f"for {days} days, until {_when(user.two_step_paused_until)}" if days else "until resumed"
+        f"for {plural(days, 'day', 'days')}, until {_when(user.two_step_paused_until)}"
+        if days
+        else "until resumed"
     )
     audit.record(audit.TWO_STEP_PAUSED, origin=origin, actor=by, subject=user, detail=detail)
     db.session.commit()
@@ -550,11 +553,12 @@ def confines_to_set_up(user: User, policy: CompanyPolicy | None = None) -> bool:
 
 
 def refuse_sign_in(user: User, origin: Origin) -> None:
-    """Records a password step that the policy refused; commits."""
+    """Records a password step that the policy refused; commits. Like every failure at
+    sign-in it names no actor: whoever typed the password is not known."""
     audit.record(
         audit.SIGN_IN_REFUSED_OVERDUE,
         origin=origin,
-        actor=user,
+        subject=user,
         detail="two-step authentication not set up by the deadline",
     )
     db.session.commit()

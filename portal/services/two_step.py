@@ -20,7 +20,8 @@ from portal.crypto import DecryptionError, Keyring
 from portal.database import db
 from portal.models import User, UserSession
 from portal.origin import Origin
-from portal.services import accounts, audit, policy, recovery_codes, sessions, totp
+from portal.services import accounts, activity, audit, policy, recovery_codes, sessions, totp
+from portal.wording import plural
 
 DELAY_FROM_FAILURE = 3
 LOCK_AFTER_FAILURES = 10
@@ -98,7 +99,11 @@ def _throttled(user: User) -> Outcome | None:
     return None
 
 
-def _record_failure(user: User, origin: Origin, message: str, detail: str) -> Outcome:
+def _record_failure(
+    user: User, origin: Origin, message: str, detail: str, *, guarding: bool
+) -> Outcome:
+    """Counts a wrong code. One typed at sign-in names no actor: whoever typed it knew the
+    password, but is not known to be the employee."""
     now = clock.now()
     db.session.execute(
         update(User)
@@ -110,12 +115,18 @@ def _record_failure(user: User, origin: Origin, message: str, detail: str) -> Ou
     delay = delay_after(failures)
     if delay:
         user.second_step_locked_until = now + delay
-    audit.record(
-        audit.TWO_STEP_FAILED, origin=origin, actor=user, detail=f"{detail}; {failures} in a row"
-    )
+    actor = user if guarding else None
+    detail = f"{detail}; {failures} in a row"
+    if guarding:
+        detail += f"; {activity.GUARDING_A_CHANGE}"
+    audit.record(audit.TWO_STEP_FAILED, origin=origin, actor=actor, subject=user, detail=detail)
     if failures == LOCK_AFTER_FAILURES:
         audit.record(
-            audit.TWO_STEP_LOCKED, origin=origin, actor=user, detail="locked for 15 minutes"
+            audit.TWO_STEP_LOCKED,
+            origin=origin,
+            actor=actor,
+            subject=user,
+            detail="locked for 15 minutes",
         )
     db.session.commit()
     if delay:
@@ -185,7 +196,9 @@ def _claim_step(user: User, step: int) -> bool:
     return claimed == 1
 
 
-def _check_current_code(user: User, code: str, origin: Origin) -> Outcome:
+def _check_current_code(
+    user: User, code: str, origin: Origin, *, guarding: bool = False
+) -> Outcome:
     """A code from the enrolled app, with throttling, drift advice and replay guard."""
     waiting = _throttled(user)
     if waiting:
@@ -209,6 +222,7 @@ def _check_current_code(user: User, code: str, origin: Origin) -> Outcome:
             origin,
             "That code was used already. Wait for the next code in your app.",
             "reused code",
+            guarding=guarding,
         )
     # Only a phone that is behind is named: a code that fits a future time would still
     # work later, and telling a guesser so would turn each guess into twenty.
@@ -218,16 +232,20 @@ def _check_current_code(user: User, code: str, origin: Origin) -> Outcome:
             origin,
             totp.clock_advice(result.clock_offset_minutes),
             f"clock off by about {result.clock_offset_minutes} minutes",
+            guarding=guarding,
         )
     return _record_failure(
         user,
         origin,
         "That code is not right. Check the app for this account and try again.",
         "wrong code",
+        guarding=guarding,
     )
 
 
-def _check_recovery_code(user: User, raw: str, origin: Origin) -> Outcome:
+def _check_recovery_code(
+    user: User, raw: str, origin: Origin, *, guarding: bool = False
+) -> Outcome:
     waiting = _throttled(user)
     if waiting:
         return waiting
@@ -241,14 +259,17 @@ def _check_recovery_code(user: User, raw: str, origin: Origin) -> Outcome:
         origin,
         "That recovery code is not right, or it was used already.",
         "wrong recovery code",
+        guarding=guarding,
     )
 
 
-def _check_code_or_recovery(user: User, code: str, origin: Origin) -> Outcome:
+def _check_code_or_recovery(
+    user: User, code: str, origin: Origin, *, guarding: bool = False
+) -> Outcome:
     """Six digits are an app code; anything longer is tried as a recovery code."""
     if recovery_codes.normalize(code) is not None:
-        return _check_recovery_code(user, code, origin)
-    return _check_current_code(user, code, origin)
+        return _check_recovery_code(user, code, origin, guarding=guarding)
+    return _check_current_code(user, code, origin, guarding=guarding)
 
 
 def _confirm_identity(
@@ -265,7 +286,7 @@ def _confirm_identity(
     if not accounts.confirm_password(user, password, keep, origin):
         return Outcome(ok=False, message="The password is not right.", field="password")
     check = _check_code_or_recovery if recovery_allowed else _check_current_code
-    outcome = check(user, code, origin)
+    outcome = check(user, code, origin, guarding=True)
     return None if outcome.ok else outcome
 
 
@@ -372,7 +393,10 @@ def confirm_enrolment(user: User, code: str, origin: Origin, keep: UserSession |
         db.session.commit()
         return Outcome(ok=True, codes=codes)
     audit.record(
-        audit.DEVICE_CHANGED, origin=origin, actor=user, detail=f"{ended} other sessions ended"
+        audit.DEVICE_CHANGED,
+        origin=origin,
+        actor=user,
+        detail=f"{plural(ended, 'other session', 'other sessions')} ended",
     )
     db.session.commit()
     return Outcome(ok=True)
@@ -434,7 +458,10 @@ def turn_off(
     _remove_two_step(user)
     ended = sessions.end_all_except(user, keep)
     audit.record(
-        audit.TWO_STEP_DISABLED, origin=origin, actor=user, detail=f"{ended} other sessions ended"
+        audit.TWO_STEP_DISABLED,
+        origin=origin,
+        actor=user,
+        detail=f"{plural(ended, 'other session', 'other sessions')} ended",
     )
     db.session.commit()
     return Outcome(ok=True)

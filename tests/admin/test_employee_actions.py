@@ -111,7 +111,7 @@ def test_deactivation_ends_sessions_blocks_sign_in_and_is_recorded(
     assert event.user_agent == "AdminBrowser/2.0"
     assert event.occurred_at == clock.now()
     assert event.detail == "2 sessions ended"
-    assert "Employee deactivated" in page_text(page)  # in the recent activity list
+    assert "Account deactivated" in page_text(page)  # in the recent activity list
 
 
 def test_deactivation_by_htmx_swaps_the_access_panel(app, admin_client, employee):
@@ -128,7 +128,7 @@ def test_deactivation_by_htmx_swaps_the_access_panel(app, admin_client, employee
     assert events.startswith(
         'id="employee-events" aria-labelledby="employee-events-title" hx-swap-oob="true"'
     )
-    assert "Employee deactivated" in events
+    assert "Account deactivated" in events
 
 
 def test_an_admin_cannot_deactivate_themselves(app, admin_client, admin_user):
@@ -181,7 +181,7 @@ def test_reset_password_stops_the_old_one_and_gives_a_working_link(
     assert invitation.purpose == "reset" and invitation.created_by_id == admin_user
     (event,) = audit_rows(app, audit.PASSWORD_RESET_ISSUED)
     assert (event.actor_id, event.subject_id, event.ip) == (admin_user, employee, "127.0.0.1")
-    assert "1 sessions ended" in event.detail
+    assert "1 session ended" in event.detail
 
     # The link lets Emma choose a new password; only that one works afterwards.
     form = app.test_client().get(path)
@@ -244,8 +244,8 @@ def test_recent_activity_shows_what_happened_to_the_employee(
     html = page_text(admin_client.get(f"/admin/employees/{employee}"))
     events = html[html.index("Recent activity") :]
     assert (
-        events.index("Employee reactivated")
-        < events.index("Employee deactivated")
+        events.index("Account reactivated")
+        < events.index("Account deactivated")
         < events.index("Signed in")
     )
     assert "Ada Admin" in events and "127.0.0.1" in events

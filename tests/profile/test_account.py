@@ -193,7 +193,7 @@ def test_changing_the_password_signs_out_the_other_sessions(app, emma, other_cli
     assert sign_in(app.test_client(), "emma@example.com", NEW_PASSWORD).status_code == 303
     (event,) = audit_rows(app, audit.PASSWORD_CHANGED)
     assert event.actor_id == employee and event.ip == "127.0.0.1"
-    assert "1 other sessions ended" in event.detail
+    assert "1 other session ended" in event.detail
 
 
 def test_htmx_password_change_swaps_the_password_panel(emma):
