@@ -163,13 +163,28 @@ def test_no_code_notice_while_the_option_is_off(client, other_client, app, emplo
 
 
 def test_the_code_is_shown_only_to_a_session_that_passed_the_second_step(
-    client, other_client, app, company, employee, enrol, clock
+    client, other_client, app, company, make_user, enrol, clock
 ):
+    from portal.database import db
+    from portal.models import User
+    from portal.origin import Origin
+    from portal.services import policy
+
+    emma = make_user("emma@example.com")
+    ada = make_user("ada@example.com", name="Ada Admin", admin=True)
     codes_to_notifications(app)
-    sign_in(client, "emma@example.com")  # before two-step was turned on
-    secret, _ = enrol(employee)
+    secret, _ = enrol(emma)
+    by_admin = Origin("127.0.0.1", "pytest")
+    with app.app_context():
+        policy.pause(
+            db.session.get(User, emma), days=1, by=db.session.get(User, ada), origin=by_admin
+        )
+    sign_in(client, "emma@example.com")  # the password alone, while paused
     assert is_signed_in(client)
+    with app.app_context():
+        policy.resume(db.session.get(User, emma), by=db.session.get(User, ada), origin=by_admin)
     sign_in(other_client, "emma@example.com")
+    assert code_notice_id(app, emma)
     for body in (
         page_text(client.get(BELL, headers=HTMX_HEADERS)),
         page_text(client.get("/notifications/")),
