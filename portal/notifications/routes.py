@@ -146,10 +146,12 @@ def not_me(notice_id: int):
         "Change your password now: whoever tried knows it."
     )
     flash(message, "warning")
-    target = url_for("profile.account") + "#profile-password"
+    page = url_for("profile.account")
     if wants_fragment():
-        return make_response("", 204, redirect=target)
-    return redirect(target, code=303)
+        # Without the fragment: from the profile page itself, a fragment would only
+        # scroll, and the message would wait for the next page.
+        return make_response("", 204, redirect=page)
+    return redirect(page + "#profile-password", code=303)
 
 
 def _listed(message: str):

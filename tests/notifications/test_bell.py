@@ -235,7 +235,8 @@ def test_this_wasnt_me_from_htmx_leads_to_the_password(
     sign_in(other_client, "emma@example.com")
     response = post(client, f"/notifications/{code_notice_id(app, employee)}/not-me", htmx=True)
     assert response.status_code == 204
-    assert response.headers["HX-Redirect"] == "/profile/#profile-password"
+    assert response.headers["HX-Redirect"] == "/profile/"
+    assert "Change your password now" in page_text(client.get("/profile/"))
 
 
 def test_this_wasnt_me_after_the_sign_in_finished_changes_nothing(
