@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 export HOST PORT
 
-.PHONY: run test test-deps install assets migrate bench clean instance browser-deps \
+.PHONY: run test test-deps install assets migrate bench bench-deps clean instance browser-deps \
 	lint format typecheck cov hooks
 
 $(BIN)/activate:
@@ -86,7 +86,16 @@ typecheck: $(VENV)/.test-installed
 hooks: $(VENV)/.test-installed
 	$(BIN)/pre-commit install
 
-bench: $(VENV)/.test-installed
+# wrk (Debian's package) drives the poll bench (bench/poll.py); installed as browser-deps
+# installs chromium.
+bench-deps:
+	@command -v wrk >/dev/null || { \
+	  echo "Installing Debian's wrk for the bench"; \
+	  if [ "$$(id -u)" -eq 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
+
+bench: $(VENV)/.test-installed bench-deps
 	$(BIN)/python -m bench
 
 clean:

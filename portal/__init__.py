@@ -76,4 +76,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(profile)
     app.register_blueprint(admin)
     app.register_blueprint(notifications)
+
+    from portal.notifications.poll import BellPoll
+
+    # Outermost: the bell's poll is answered before anything else runs. (Flask's
+    # documented way to wrap the WSGI app; mypy sees a method being replaced.)
+    app.wsgi_app = BellPoll(app, app.wsgi_app)  # type: ignore[method-assign]
     return app

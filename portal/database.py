@@ -65,6 +65,25 @@ def _configure_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def make_read_engine(url: str, engine: Engine) -> Engine:
+    """For reads that stand alone, one statement each (the bell's poll, the most frequent
+    request of all): on SQLite, pooled connections in autocommit, which take no write
+    lock and keep their set-up between requests; elsewhere the engine itself."""
+    if not url.startswith("sqlite"):
+        return engine
+    reader = create_engine(
+        url, pool_size=2, max_overflow=4, connect_args={"timeout": 30, "check_same_thread": False}
+    )
+
+    @event.listens_for(reader, "connect")
+    def _on_connect(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None  # no BEGIN: each SELECT reads a snapshot
+        dbapi_connection.execute("PRAGMA busy_timeout=30000")
+        dbapi_connection.execute("PRAGMA query_only=ON")
+
+    return reader
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         # A file per connection is cheap for SQLite and avoids sharing one across threads.
@@ -80,11 +99,17 @@ class Database:
     def init_app(self, app: Flask) -> None:
         engine = make_engine(app.config["DATABASE_URL"])
         app.extensions["database"] = sessionmaker(engine, expire_on_commit=False)
+        app.extensions["database_reader"] = make_read_engine(app.config["DATABASE_URL"], engine)
         app.teardown_appcontext(self._close_session)
 
     @property
     def engine(self) -> Engine:
         return current_app.extensions["database"].kw["bind"]
+
+    @property
+    def read_engine(self) -> Engine:
+        """See make_read_engine: for a lone SELECT outside the request's session."""
+        return current_app.extensions["database_reader"]
 
     @property
     def session(self) -> Session:

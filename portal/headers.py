@@ -16,17 +16,26 @@ CONTENT_SECURITY_POLICY = "; ".join(
 )
 
 
+def security_headers(https: bool) -> list[tuple[str, str]]:
+    """The headers every response carries (the bell's poll sends them itself)."""
+    headers = [
+        ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
+        ("X-Content-Type-Options", "nosniff"),
+        ("X-Frame-Options", "DENY"),
+        ("Referrer-Policy", "same-origin"),
+        ("Permissions-Policy", "camera=(), microphone=(), geolocation=()"),
+    ]
+    if https:
+        headers.append(("Strict-Transport-Security", "max-age=31536000"))
+    return headers
+
+
 def init_app(app: Flask) -> None:
     @app.after_request
     def _security_headers(response):
         headers = response.headers
-        headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-        headers.setdefault("X-Content-Type-Options", "nosniff")
-        headers.setdefault("X-Frame-Options", "DENY")
-        headers.setdefault("Referrer-Policy", "same-origin")
-        headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-        if app.config["HTTPS"]:
-            headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        for name, value in security_headers(app.config["HTTPS"]):
+            headers.setdefault(name, value)
         if request.endpoint != "static":
             # Pages carry personal data, secrets and codes: no copies in any cache.
             headers["Cache-Control"] = "no-store"

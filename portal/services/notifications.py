@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import and_, delete, func, literal, select, update
+from sqlalchemy import Engine, and_, bindparam, delete, func, select, update
 
 from portal import clock
 from portal.crypto import DecryptionError
@@ -29,7 +29,9 @@ from portal.models import (
     UserSession,
 )
 from portal.origin import Origin
-from portal.services import audit, mail, totp
+
+# sessions imports this module too: its names are read at call time.
+from portal.services import audit, mail, sessions, totp
 
 # Kinds, with the words the bell's list and the mail use.
 SIGN_IN_CODE = "sign_in_code"
@@ -66,8 +68,6 @@ TITLES = {
 KINDS = frozenset(TITLES)
 
 PAGE_SIZE = 30
-# As long as a pending sign-in lives (portal.services.sessions, which imports this module).
-PENDING_LIFETIME = timedelta(minutes=5)
 
 
 class NotificationError(Exception):
@@ -201,16 +201,14 @@ def sign_in_completed(user: User, origin: Origin) -> None:
 class BellState:
     """What the bell's poll needs, from one query."""
 
-    user_id: int
     unread: int
     live_codes: int
     may_see_codes: bool
 
 
-def bell_state(token_hash: str, *, idle: timedelta) -> BellState | None:
-    """The unread count and whether a live sign-in code waits, for the session with
-    this token, in one indexed query; None when the session is not a valid full one."""
-    now = clock.now()
+def _bell_statement():
+    """The bell's one query, built once: the session by its token, with its user, the
+    count of unread notices and of live sign-in codes, from the notifications index."""
     session = UserSession.__table__.alias("s")
     pending = UserSession.__table__.alias("p")
     users = User.__table__
@@ -227,42 +225,50 @@ def bell_state(token_hash: str, *, idle: timedelta) -> BellState | None:
         .where(
             notices.c.user_id == session.c.user_id,
             pending.c.stage == STAGE_PASSWORD,
-            pending.c.created_at > _pending_cutoff(now),
+            pending.c.created_at > bindparam("pending_since", type_=UTCDateTime()),
         )
         .scalar_subquery()
     )
-    row = db.session.execute(
+    return (
         select(
-            session.c.user_id,
             session.c.stage,
             session.c.last_seen_at,
             session.c.second_step_at,
             users.c.active,
-            unread,
-            live,
+            unread.label("unread"),
+            live.label("live"),
         )
         .select_from(session.join(users, users.c.id == session.c.user_id))
-        .where(session.c.token_hash == token_hash)
-    ).first()
+        .where(session.c.token_hash == bindparam("token_hash"))
+    )
+
+
+_BELL = _bell_statement()
+
+
+def bell_state(token_hash: str, *, idle: timedelta, engine: Engine) -> BellState | None:
+    """The unread count and whether a live sign-in code waits, for the session with
+    this token, in one indexed query; None when the session is not a valid full one.
+
+    It reads outside any ORM session, on ``engine`` (db.read_engine: connections that
+    take no lock), since it is the most frequent request of all."""
+    now = clock.now()
+    with engine.connect() as connection:
+        row = connection.execute(
+            _BELL,
+            {"token_hash": token_hash, "pending_since": now - sessions.PENDING_LIFETIME},
+        ).first()
     if row is None or row.stage == STAGE_PASSWORD or not row.active:
         return None
-    last_seen = _utc(row.last_seen_at)
-    if now - last_seen > idle:
+    if now - _utc(row.last_seen_at) > idle:
         return None
     return BellState(
-        user_id=row.user_id,
-        unread=row[5],
-        live_codes=row[6],
-        may_see_codes=row.second_step_at is not None,
+        unread=row.unread, live_codes=row.live, may_see_codes=row.second_step_at is not None
     )
 
 
 def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def _pending_cutoff(now: datetime):
-    return literal(now - PENDING_LIFETIME, UTCDateTime())
 
 
 def unread_count(user: User) -> int:
@@ -280,7 +286,7 @@ def _live_condition(now: datetime):
     return and_(
         UserSession.id == Notification.pending_session_id,
         UserSession.stage == STAGE_PASSWORD,
-        UserSession.created_at > now - PENDING_LIFETIME,
+        UserSession.created_at > now - sessions.PENDING_LIFETIME,
     )
 
 

@@ -13,7 +13,7 @@ from portal.models import STAGE_FULL, STAGE_PASSWORD, User, UserSession
 from portal.origin import Origin
 from portal.services import audit, notifications, policy
 
-PENDING_LIFETIME = notifications.PENDING_LIFETIME
+PENDING_LIFETIME = timedelta(minutes=5)
 FRESH_PASSWORD_WINDOW = timedelta(minutes=5)
 # Writing last_seen on every request would make each page view a write.
 LAST_SEEN_RESOLUTION = timedelta(minutes=1)

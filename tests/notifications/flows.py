@@ -50,7 +50,7 @@ class QueryCounter:
 
     def __init__(self, app) -> None:
         with app.app_context():
-            self.engine = db.engine
+            self.engines = {db.engine, db.read_engine}
         self.statements: list[str] = []
 
     def _count(self, _conn, _cursor, statement, *_args):
@@ -58,8 +58,10 @@ class QueryCounter:
             self.statements.append(statement)
 
     def __enter__(self):
-        event.listen(self.engine, "before_cursor_execute", self._count)
+        for engine in self.engines:
+            event.listen(engine, "before_cursor_execute", self._count)
         return self
 
     def __exit__(self, *_exc):
-        event.remove(self.engine, "before_cursor_execute", self._count)
+        for engine in self.engines:
+            event.remove(engine, "before_cursor_execute", self._count)

@@ -1,6 +1,6 @@
 """Security notices: each event that owns one writes it, in the event's own transaction."""
 
-from datetime import date, timedelta
+from datetime import date
 
 from portal.database import db
 from portal.models import User
@@ -169,9 +169,3 @@ def test_a_notice_rolled_back_with_its_event_leaves_no_mail(make_app, clock):
         notifications.notify(user, notifications.TWO_STEP_OFF, origin=ORIGIN)
         db.session.rollback()
     assert outbox(app) == []
-
-
-def test_pending_lifetime_is_the_sessions(app):
-    from portal.services import sessions
-
-    assert sessions.PENDING_LIFETIME == notifications.PENDING_LIFETIME == timedelta(minutes=5)
