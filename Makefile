@@ -1,4 +1,4 @@
-# make run: install, migrate and serve on SQLite at http://$(HOST):$(PORT)
+# make run: install, migrate and serve on SQLite at http://$(HOST):$(PORT), with the mail worker
 # make test: install the test dependencies and run the whole suite
 # make lint typecheck test: the checks to pass before a commit (see CONTRIBUTING.md)
 SHELL := /bin/bash
@@ -41,7 +41,10 @@ instance:
 migrate: install instance
 	$(BIN)/flask --app wsgi db upgrade
 
+# The mail worker runs beside gunicorn (and leaves at once when no mail server is set).
 run: install assets migrate
+	@$(BIN)/flask --app wsgi mail-worker --optional & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null' EXIT; \
 	$(BIN)/gunicorn -c python:portal.gunicorn_conf wsgi:app
 
 # Debian's Chromium drives the browser tests (Playwright's own download is not used).

@@ -160,9 +160,13 @@ def reset_two_step(email: str, reason: str):
 
 @click.command("mail-worker", help="Deliver the mail outbox: runs until stopped (or --once).")
 @click.option("--once", is_flag=True, help="Deliver what is due now, then stop.")
+@click.option("--optional", is_flag=True, help="Leave quietly when no mail server is set.")
 @with_appcontext
-def mail_worker(once: bool):
+def mail_worker(once: bool, optional: bool):
     if not mail.configured():
+        if optional:
+            click.echo("No mail server is set (PORTAL_SMTP_HOST): notices stay in the portal.")
+            return
         raise click.ClickException(
             "No mail server is set: set PORTAL_SMTP_HOST (see the README's Mail section)."
         )

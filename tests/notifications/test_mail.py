@@ -262,3 +262,9 @@ def test_send_a_test_mail_from_the_settings_page(mail_app, smtp, clock):
     assert _deliver(app) == (1, 0)
     assert smtp.mailbox.subjects() == ["Test mail from the employee portal"]
     assert len(audit_rows(app, audit.TEST_MAIL_QUEUED)) == 1
+
+
+def test_the_worker_of_make_run_leaves_quietly_without_a_mail_server(runner):
+    result = runner.invoke(args=["mail-worker", "--optional"])
+    assert result.exit_code == 0
+    assert "notices stay in the portal" in result.output
