@@ -64,7 +64,7 @@ def test_name_and_email_are_saved(app, emma, employee):
     assert "Your profile is saved." in page_text(emma.get(response.headers["Location"]))
     (event,) = audit_rows(app, audit.PROFILE_CHANGED)
     assert event.actor_id == employee and event.ip == "127.0.0.1"
-    assert event.detail == "name"
+    assert event.detail == "name Emma Stone -> Emma Rivers"
     (changed,) = audit_rows(app, audit.EMAIL_CHANGED)
     assert changed.actor_id == employee and changed.ip == "127.0.0.1"
     assert changed.detail == "emma@example.com -> emma.rivers@example.com"
