@@ -41,6 +41,9 @@ SET_UP_ENDPOINTS = frozenset(
         "static",
     }
 )
+SIGN_IN_TIMED_OUT = (
+    "Your sign-in timed out before the code was entered. Enter your password again to continue."
+)
 OVERDUE_SIGNED_OUT = (
     "You were signed out: your company requires two-step authentication, and the "
     "deadline to set it up has passed. Contact your administrator."
@@ -94,6 +97,7 @@ def _session_row() -> UserSession | None:
             g.clear_cookie = True
             if expired_stage == STAGE_PASSWORD:
                 g.pending_expired = True
+                g.pending_expired_email = row.user.email
             row = None
         g.session_row = row
     return g.session_row
@@ -124,8 +128,17 @@ def _gate_pending_sign_in():
     if pending_sign_in() is not None:
         return redirect_to(url_for("auth.second_step"))
     if g.get("pending_expired"):
-        flash("Your sign-in took too long. Please start again.", "warning")
+        if request.endpoint == "auth.login" and request.method == "POST":
+            return None  # signing in afresh: the old attempt is no news
+        return timed_out()
     return None
+
+
+def timed_out():
+    """A pending sign-in ended before its code: say so, and offer the sign-in again with
+    the email filled in."""
+    flash(SIGN_IN_TIMED_OUT, "warning")
+    return redirect_to(url_for("auth.login", email=g.get("pending_expired_email")))
 
 
 def _gate_two_step_policy():

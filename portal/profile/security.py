@@ -61,6 +61,7 @@ def _area_context(
         "saved_form": forms.get("saved_form") or CodesSavedForm(formdata=None),
         "guard_form": forms.get("guard_form") or PasswordAndCodeForm(formdata=None),
         "regenerate_form": forms.get("regenerate_form") or RegenerateCodesForm(formdata=None),
+        "wait_seconds": two_step.seconds_to_wait(current_user),
     }
 
 

@@ -1,0 +1,21 @@
+"""How the portal says amounts to a person: waits in words rather than raw seconds."""
+
+from __future__ import annotations
+
+
+def duration(seconds: float) -> str:
+    """A wait as a person says it: "a few seconds", "about 20 seconds", "about a minute",
+    "about 5 minutes", "about an hour". Rounded, because the page counts down the exact
+    time where scripts run, and an exact figure would be stale as soon as it is read."""
+    seconds = max(0, round(seconds))
+    if seconds < 10:
+        return "a few seconds"
+    if seconds < 50:
+        return f"about {round(seconds / 10) * 10} seconds"
+    if seconds < 90:
+        return "about a minute"
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return f"about {minutes} minutes"
+    hours = round(minutes / 60)
+    return "about an hour" if hours == 1 else f"about {hours} hours"
