@@ -31,6 +31,12 @@ def sign_in_address() -> str:
     return address()
 
 
+def tell_session_ended() -> None:
+    from portal.auth.current import tell_session_ended as tell
+
+    tell()
+
+
 def _render(status: int, message: str | None = None, *, sign_in_again: bool = False):
     title, default_message = MESSAGES.get(status, ("Error", "Something went wrong."))
     context = {"status": status, "title": title, "message": message or default_message}
@@ -80,6 +86,8 @@ def init_app(app: Flask) -> None:
                 "This form has expired or was not sent from the portal. Reload the page and try again.",
             )
         # Most often: signed out in another tab, which renews the form token.
+        if wants_fragment():
+            tell_session_ended()
         return _render(
             400,
             "You are signed out, or this form has expired. Sign in again, then retry.",

@@ -41,6 +41,10 @@ SET_UP_ENDPOINTS = frozenset(
         "static",
     }
 )
+SESSION_ENDED = (
+    "Your session has ended: this browser was signed out, here or from another one. "
+    "Sign in again to continue."
+)
 SIGN_IN_TIMED_OUT = (
     "Your sign-in timed out before the code was entered. Enter your password again to continue."
 )
@@ -74,7 +78,10 @@ def sign_in_address() -> str:
 
 def _sign_in_first():
     """A page that needs a signed-in user: htmx is sent to sign-in as a whole page, not a
-    sign-in form squeezed into a panel."""
+    sign-in form squeezed into a panel. A browser whose session ended meanwhile (signed
+    out here or from another browser) is told so on the sign-in page."""
+    if not tell_session_ended():
+        flash(login_manager.login_message, login_manager.login_message_category)
     if wants_fragment():
         return make_response(
             "You are signed out. Sign in again to continue.",
@@ -82,8 +89,17 @@ def _sign_in_first():
             {"Content-Type": "text/plain; charset=utf-8"},
             redirect=sign_in_address(),
         )
-    flash(login_manager.login_message, login_manager.login_message_category)
     return redirect(sign_in_address(), code=302)
+
+
+def tell_session_ended() -> bool:
+    """When this browser still holds the cookie of a session that no longer exists, the
+    sign-in page it is sent to says that the session ended; the dead cookie goes."""
+    if not request.cookies.get(COOKIE_NAME) or _session_row() is not None:
+        return False
+    g.clear_cookie = True
+    flash(SESSION_ENDED, "warning")
+    return True
 
 
 def _session_row() -> UserSession | None:
