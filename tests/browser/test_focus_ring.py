@@ -69,7 +69,7 @@ MEASURE_RING = """() => {
 }"""
 
 
-def _tab_through(page: Page, presses: int = 40) -> list[dict]:
+def _tab_through(page: Page, presses: int = 80) -> list[dict]:
     """Every control that Tab reaches on the page, with its ring measured."""
     # From the top of the page: the skip link is the first stop.
     page.locator(".skip-link").focus()
@@ -91,7 +91,7 @@ def test_the_focus_ring_stands_out_on_every_background(open_context, make_accoun
     page.goto("/login")
     measured = _tab_through(page)
     sign_in_with_password(page, account.email)
-    for path in ["/profile/security", "/profile/", "/admin/"]:
+    for path in ["/profile/security", "/profile/", "/admin/", "/admin/audit", "/admin/security"]:
         page.goto(path)
         measured += _tab_through(page)
     # A field with an error keeps a ring that shows.
