@@ -31,10 +31,10 @@ def sign_in_address() -> str:
     return address()
 
 
-def tell_session_ended() -> None:
-    from portal.auth.current import tell_session_ended as tell
+def say_session_ended() -> None:
+    from portal.auth.current import say_session_ended as say
 
-    tell()
+    say()
 
 
 def _render(status: int, message: str | None = None, *, sign_in_again: bool = False):
@@ -85,9 +85,10 @@ def init_app(app: Flask) -> None:
                 400,
                 "This form has expired or was not sent from the portal. Reload the page and try again.",
             )
-        # Most often: signed out in another tab, which renews the form token.
+        # Most often: signed out in another tab, which renews the form token (and, in
+        # the same browser, takes the session cookie too). htmx goes on to sign in.
         if wants_fragment():
-            tell_session_ended()
+            say_session_ended()
         return _render(
             400,
             "You are signed out, or this form has expired. Sign in again, then retry.",

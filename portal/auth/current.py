@@ -42,8 +42,8 @@ SET_UP_ENDPOINTS = frozenset(
     }
 )
 SESSION_ENDED = (
-    "Your session has ended: this browser was signed out, here or from another one. "
-    "Sign in again to continue."
+    "Your session has ended: it was signed out in another tab or browser, or unused for "
+    "too long. Sign in again to continue."
 )
 SIGN_IN_TIMED_OUT = (
     "Your sign-in timed out before the code was entered. Enter your password again to continue."
@@ -97,9 +97,15 @@ def tell_session_ended() -> bool:
     sign-in page it is sent to says that the session ended; the dead cookie goes."""
     if not request.cookies.get(COOKIE_NAME) or _session_row() is not None:
         return False
-    g.clear_cookie = True
-    flash(SESSION_ENDED, "warning")
+    say_session_ended()
     return True
+
+
+def say_session_ended() -> None:
+    """The sign-in page this browser goes to next says that its session ended."""
+    if request.cookies.get(COOKIE_NAME):
+        g.clear_cookie = True
+    flash(SESSION_ENDED, "warning")
 
 
 def _session_row() -> UserSession | None:

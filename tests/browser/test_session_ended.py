@@ -29,7 +29,25 @@ def test_an_htmx_click_after_signed_out_elsewhere_leads_to_sign_in_with_why(
     here.locator("#profile-details").get_by_role("button", name="Save").click()
     expect(here).to_have_url(re.compile(r"/login\?next=(%2F|/)profile(%2F|/)$"))
     expect(here.get_by_role("status")).to_have_text(
-        "Your session has ended: this browser was signed out, here or from another one. "
-        "Sign in again to continue."
+        "Your session has ended: it was signed out in another tab or browser, or unused for "
+        "too long. Sign in again to continue."
     )
     camera.check(here, "session-ended")
+
+
+def test_an_htmx_click_after_signing_out_in_another_tab_leads_to_sign_in_with_why(
+    open_context, make_account
+):
+    account = make_account("Tilda Tabs")
+    context = open_context()
+    first_tab = context.new_page()
+    sign_in_with_password(first_tab, account.email)
+    first_tab.goto("/profile/")
+    second_tab = context.new_page()
+    second_tab.goto("/profile/security")
+    second_tab.get_by_role("button", name="Sign out").click()
+    expect(second_tab.get_by_role("status")).to_have_text("You are signed out.")
+
+    first_tab.locator("#profile-details").get_by_role("button", name="Save").click()
+    expect(first_tab).to_have_url(re.compile(r"/login\?next=(%2F|/)profile(%2F|/)$"))
+    expect(first_tab.get_by_role("status")).to_contain_text("Your session has ended")
