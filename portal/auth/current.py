@@ -160,7 +160,8 @@ def timed_out():
     """A pending sign-in ended before its code: say so, and offer the sign-in again with
     the email filled in."""
     flash(SIGN_IN_TIMED_OUT, "warning")
-    return redirect_to(url_for("auth.login", email=g.get("pending_expired_email")))
+    back = safe_next(request.args.get("next")) if request.endpoint in PENDING_ENDPOINTS else None
+    return redirect_to(url_for("auth.login", email=g.get("pending_expired_email"), next=back))
 
 
 def _gate_two_step_policy():

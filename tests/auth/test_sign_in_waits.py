@@ -12,7 +12,16 @@ from portal import wording
 from portal.database import db
 from portal.models import User
 from portal.services import sessions
-from tests.support import csrf_token, page_text, post, sign_in, totp_code, user_row, wrong_code
+from tests.support import (
+    DEFAULT_PASSWORD,
+    csrf_token,
+    page_text,
+    post,
+    sign_in,
+    totp_code,
+    user_row,
+    wrong_code,
+)
 
 
 @pytest.mark.parametrize(
@@ -115,3 +124,19 @@ def test_a_timed_out_sign_in_says_why_and_keeps_the_email(client, employee, enro
     assert "Your sign-in timed out before the code was entered." in text
     assert 'value="emma@example.com"' in text
     assert "Please sign in again." not in text
+
+
+def test_a_timed_out_sign_in_keeps_where_it_was_going(client, employee, enrol, clock):
+    secret, _ = enrol(employee)
+    post(
+        client, "/login?next=/profile/", {"email": "emma@example.com", "password": DEFAULT_PASSWORD}
+    )
+    token = csrf_token(client, "/login/code?next=/profile/")
+    clock.advance(minutes=5, seconds=1)
+    response = client.post(
+        "/login/code?next=/profile/", data={"code": totp_code(secret, clock), "csrf_token": token}
+    )
+    assert response.status_code == 303
+    login = page_text(client.get(response.headers["Location"]))
+    assert 'value="/profile/"' in login
+    assert 'value="emma@example.com"' in login
