@@ -32,7 +32,7 @@
       if (left <= 0) {
         running.hidden = true;
         for (i = 0; i < buttons.length; i++) buttons[i].hidden = false;
-        done.textContent = element.getAttribute("data-done-text") || "You can try again now.";
+        done.textContent = "You can try again now.";
         return;
       }
       clock.textContent = format(left);

@@ -70,10 +70,12 @@ def change_password():
                 "profile/_password.html",
                 "Your password is changed. Your other sessions were signed out.",
             )
-    elif form.current_password.data and not form.current_password.errors and form.is_submitted():
+    elif form.current_password.data and not (
+        form.current_password.errors or form.csrf_token.errors
+    ):
         # The other fields were refused: a wrong current password is said in the same round.
         wrong = accounts.current_password_problem(current_user, form.current_password.data)
-        if wrong and not form.csrf_token.errors:
+        if wrong:
             form.current_password.errors.append(wrong)
     return render_page_or_fragment(
         "profile/account.html",
