@@ -8,7 +8,12 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import PASSWORD
-from tests.browser.two_step_flows import enable_two_step, sign_in_with_password, two_step_area
+from tests.browser.two_step_flows import (
+    enable_two_step,
+    screenshots_only,
+    sign_in_with_password,
+    two_step_area,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -47,4 +52,7 @@ def test_the_new_phones_code_field_starts_empty(open_context, make_account, scri
     field = two_step_area(page).get_by_label("Code from the app")
     expect(field).to_have_value("")
     assert codes[0] not in page.content()
-    page.screenshot(path=f"/tmp/shots-employee/device-change-{'js' if scripts else 'nojs'}.png")
+    if scripts:
+        camera.check(page, "new-phone-code-empty")
+    else:
+        screenshots_only(page, camera, "new-phone-code-empty")
