@@ -35,6 +35,10 @@ class PasswordChangeRefused(AccountError):
         self.new = new
 
 
+class WrongPassword(AccountError):
+    """The current password, asked for before a change, is not the account's."""
+
+
 class WeakPassword(AccountError):
     """A new password that the rules refuse; the message says why."""
 
