@@ -10,11 +10,12 @@ that passed the second step, and is never stored, mailed or logged.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import Engine, and_, bindparam, delete, func, select, update
+from sqlalchemy import Engine, and_, bindparam, delete, func, or_, select, update
 
 from portal import clock
 from portal.crypto import DecryptionError
@@ -206,7 +207,8 @@ class BellState:
     may_see_codes: bool
 
 
-def _bell_statement():
+@functools.cache
+def bell_statement():
     """The bell's one query, built once: the session by its token, with its user, the
     count of unread notices and of live sign-in codes, from the notifications index."""
     session = UserSession.__table__.alias("s")
@@ -224,8 +226,14 @@ def _bell_statement():
         .select_from(notices.join(pending, pending.c.id == notices.c.pending_session_id))
         .where(
             notices.c.user_id == session.c.user_id,
-            pending.c.stage == STAGE_PASSWORD,
-            pending.c.created_at > bindparam("pending_since", type_=UTCDateTime()),
+            pending.c.user_id == notices.c.user_id,
+            _waiting(
+                pending.c.stage,
+                pending.c.created_at,
+                users.c.second_step_locked_until,
+                started_after=bindparam("started_after", type_=UTCDateTime()),
+                open_since=bindparam("open_since", type_=UTCDateTime()),
+            ),
         )
         .scalar_subquery()
     )
@@ -243,9 +251,6 @@ def _bell_statement():
     )
 
 
-_BELL = _bell_statement()
-
-
 def bell_state(token_hash: str, *, idle: timedelta, engine: Engine) -> BellState | None:
     """The unread count and whether a live sign-in code waits, for the session with
     this token, in one indexed query; None when the session is not a valid full one.
@@ -255,8 +260,8 @@ def bell_state(token_hash: str, *, idle: timedelta, engine: Engine) -> BellState
     now = clock.now()
     with engine.connect() as connection:
         row = connection.execute(
-            _BELL,
-            {"token_hash": token_hash, "pending_since": now - sessions.PENDING_LIFETIME},
+            bell_statement(),
+            {"token_hash": token_hash, **_waiting_bounds(now)},
         ).first()
     if row is None or row.stage == STAGE_PASSWORD or not row.active:
         return None
@@ -282,11 +287,38 @@ def unread_count(user: User) -> int:
     )
 
 
+def _waiting_bounds(now: datetime) -> dict[str, datetime]:
+    return {
+        "started_after": now - sessions.PENDING_HARD_LIMIT,
+        "open_since": now - sessions.PENDING_LIFETIME,
+    }
+
+
+def _waiting(stage, created_at, locked_until, *, started_after, open_since):
+    """A pending sign-in that has not expired, in SQL (sessions.pending_expires_at):
+    begun within the hard limit, and either recent or kept open by a wait between codes
+    that ended less than PENDING_LIFETIME ago (or has not ended)."""
+    return and_(
+        stage == STAGE_PASSWORD,
+        created_at >= started_after,
+        or_(created_at >= open_since, locked_until >= open_since),
+    )
+
+
 def _live_condition(now: datetime):
+    bounds = _waiting_bounds(now)
     return and_(
         UserSession.id == Notification.pending_session_id,
-        UserSession.stage == STAGE_PASSWORD,
-        UserSession.created_at > now - sessions.PENDING_LIFETIME,
+        UserSession.user_id == Notification.user_id,
+        _waiting(
+            UserSession.stage,
+            UserSession.created_at,
+            select(User.second_step_locked_until)
+            .where(User.id == UserSession.user_id)
+            .scalar_subquery(),
+            started_after=bounds["started_after"],
+            open_since=bounds["open_since"],
+        ),
     )
 
 

@@ -282,15 +282,16 @@ def test_the_bells_query_reads_indexes_only(tmp_path):
     from sqlalchemy import create_engine
 
     from portal.database import Base
-    from portal.services.notifications import _BELL
+    from portal.services.notifications import bell_statement
 
     engine = create_engine(f"sqlite:///{tmp_path / 'plan.db'}")
     Base.metadata.create_all(engine)
-    compiled = _BELL.compile(engine)
+    compiled = bell_statement().compile(engine)
     values = {
         **compiled.params,
         "token_hash": "x",
-        "pending_since": "2026-03-02 09:00:00.000000",
+        "started_after": "2026-03-02 09:00:00.000000",
+        "open_since": "2026-03-02 09:00:00.000000",
     }
     with engine.connect() as connection:
         plan = connection.exec_driver_sql(
@@ -302,3 +303,44 @@ def test_the_bells_query_reads_indexes_only(tmp_path):
     assert "SCAN" not in steps, steps
     assert "ix_notifications_user_unread" in steps, steps
     assert "uq_user_sessions_token_hash" in steps or "token_hash" in steps, steps
+
+
+def test_the_code_lives_as_long_as_its_pending_sign_in(
+    client, other_client, app, company, employee, enrol, clock
+):
+    """A wait between codes keeps a pending sign-in open (sessions.pending_expires_at),
+    and its code with it; the code goes when the sign-in expires."""
+    from portal.database import db
+    from portal.models import User
+    from portal.services import sessions
+
+    codes_to_notifications(app)
+    secret, _ = enrol(employee)
+    sign_in_with_code(client, secret, clock)
+    sign_in(other_client, "emma@example.com")
+    for _ in range(10):  # a lock of fifteen minutes
+        post(
+            other_client,
+            "/login/code",
+            {"code": "000000" if totp_code(secret, clock) != "000000" else "111111"},
+        )
+        with app.app_context():
+            until = db.session.get(User, employee).second_step_locked_until
+        if until is not None and until > clock.now():
+            clock.set(until)
+    clock.advance(minutes=4)
+    with app.app_context():
+        from sqlalchemy import select
+
+        from portal.models import STAGE_PASSWORD, UserSession
+
+        pending = db.session.scalars(
+            select(UserSession).where(UserSession.stage == STAGE_PASSWORD)
+        ).one()
+        expires = sessions.pending_expires_at(pending)
+    assert clock.now() - pending.created_at > sessions.PENDING_LIFETIME
+    assert _shown_code(page_text(client.get(BELL, headers=HTMX_HEADERS)))
+    clock.set(expires)
+    assert _shown_code(page_text(client.get(BELL, headers=HTMX_HEADERS)))
+    clock.advance(seconds=1)
+    assert _shown_code(page_text(client.get(BELL, headers=HTMX_HEADERS))) is None
