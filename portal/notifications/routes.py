@@ -43,8 +43,9 @@ def _notice_title(kind: str) -> str:
 
 @notifications.app_context_processor
 def _bell():
-    """The bell of a whole page: the count, and a live sign-in code where there is one."""
-    if not current_user.is_authenticated:
+    """The bell of a whole page: the count, and a live sign-in code where there is one.
+    A fragment for htmx has no header, so its swap pays for none of this."""
+    if wants_fragment() or not current_user.is_authenticated:
         return {}
     return {"bell": bell_context(current_user, current.current_session())}
 
