@@ -84,7 +84,10 @@ def page():
 
 def _list_context() -> dict:
     row = current.current_session()
+    # A swap of the list after a change brings the header's bell along, out of band.
+    swap = {"bell_oob": True, "bell": bell_context(current_user, row)} if wants_fragment() else {}
     return {
+        **swap,
         "listing": service.listing(current_user),
         "live": {
             live.notice.id: live

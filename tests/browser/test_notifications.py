@@ -135,6 +135,7 @@ def test_a_sign_in_is_finished_from_a_signed_in_browser_and_a_strangers_is_ended
     expect(phone.locator("#notifications").get_by_role("status")).to_have_text(
         "All notifications are marked as read."
     )
+    expect(phone.locator("#bell-count")).to_have_count(0)  # the header's bell at once
     camera.check(phone, "all-read")
 
 

@@ -108,6 +108,8 @@ def test_the_page_lists_notices_and_marks_them_read(client, app, employee, enrol
     assert "Marked as read." in page_text(swapped)
     assert 'id="notifications"' in page_text(swapped)
     assert "<html" not in page_text(swapped)
+    assert 'id="bell" class="bell" hx-swap-oob="true"' in page_text(swapped)
+    assert "bell-count" not in page_text(swapped)
     assert all(n.read_at for n in notices(app, employee))
 
 
