@@ -196,7 +196,12 @@ def _happened(event: AuditEvent) -> tuple[str, str, bool]:
         return "Signed out another session", "", False
     if kind == audit.OTHER_SESSIONS_ENDED:
         return "Signed out everywhere else", _sessions_ended(detail, other=False), False
-    if kind in (audit.PASSWORD_CHANGED, audit.DEVICE_CHANGED, audit.TWO_STEP_DISABLED):
+    if kind in (
+        audit.PASSWORD_CHANGED,
+        audit.DEVICE_CHANGED,
+        audit.TWO_STEP_ENABLED,
+        audit.TWO_STEP_DISABLED,
+    ):
         return audit.describe(kind), _sessions_ended(detail, other=True), False
     if kind == audit.RECOVERY_CODE_USED:
         left = _number(detail)

@@ -386,7 +386,7 @@ def confirm_enrolment(user: User, code: str, origin: Origin, keep: UserSession |
             audit.TWO_STEP_ENABLED,
             origin=origin,
             actor=user,
-            detail=f"{ended} other sessions ended",
+            detail=f"{plural(ended, 'other session', 'other sessions')} ended",
         )
         db.session.commit()
         return Outcome(ok=True, codes=codes)
