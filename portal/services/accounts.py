@@ -13,7 +13,7 @@ from portal import clock
 from portal.database import db
 from portal.models import ROLE_ADMIN, ROLE_EMPLOYEE, User, UserSession
 from portal.origin import Origin
-from portal.services import audit, sessions
+from portal.services import audit, remembered_browsers, sessions
 from portal.services.passwords import PasswordHasher, problem_with
 
 
@@ -136,6 +136,9 @@ def change_password(
         raise WrongPassword("The current password is not right.")
     set_password(user, new)
     ended = sessions.end_all_except(user, keep)
+    remembered_browsers.forget_all(
+        user, because=remembered_browsers.BECAUSE_PASSWORD_CHANGED, origin=origin, actor=user
+    )
     if keep is not None:
         sessions.confirm_password(keep)
     audit.record(

@@ -39,6 +39,9 @@ TWO_STEP_PAUSED = "two_step_paused"
 TWO_STEP_RESUMED = "two_step_resumed"
 TWO_STEP_DEADLINE_EXTENDED = "two_step_deadline_extended"
 SIGN_IN_REFUSED_OVERDUE = "sign_in_refused_overdue"
+BROWSER_REMEMBERED = "browser_remembered"
+REMEMBERED_BROWSER_FORGOTTEN = "remembered_browser_forgotten"
+REMEMBERED_BROWSERS_FORGOTTEN = "remembered_browsers_forgotten"
 
 DESCRIPTIONS = {
     SIGN_IN: "Signed in",
@@ -69,6 +72,9 @@ DESCRIPTIONS = {
     TWO_STEP_RESUMED: "Two-step authentication resumed by an administrator",
     TWO_STEP_DEADLINE_EXTENDED: "Deadline for two-step authentication extended",
     SIGN_IN_REFUSED_OVERDUE: "Sign-in refused: two-step authentication not set up by the deadline",
+    BROWSER_REMEMBERED: "Browser remembered: it skips the code step for a while",
+    REMEMBERED_BROWSER_FORGOTTEN: "A remembered browser was forgotten",
+    REMEMBERED_BROWSERS_FORGOTTEN: "Every remembered browser was forgotten",
 }
 
 
