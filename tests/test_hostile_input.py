@@ -55,6 +55,7 @@ FORMACTION_FIELDS = {
         "mandatory": "checkbox",
         "grace_days": "number",
         "after_deadline": "radio",
+        "remember_days": "number",
     },
 }
 

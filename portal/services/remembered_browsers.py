@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 
 from portal import clock
 from portal.crypto import Keyring, hash_token, new_token
@@ -173,3 +173,9 @@ def forget_everyone() -> int:
     """The company turned the option off: no row counts any more, so none is kept. In the
     caller's transaction."""
     return db.rows_changed_by(delete(RememberedBrowser))
+
+
+def count_all() -> int:
+    """How many browsers are remembered in the whole company (what turning the option off
+    would forget)."""
+    return db.session.scalar(select(func.count(RememberedBrowser.id))) or 0
