@@ -12,6 +12,7 @@ delete the rows (``forget_all``), so that the Security page lists only what coun
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
@@ -111,8 +112,17 @@ def remember(user: User, origin: Origin) -> tuple[str, RememberedBrowser] | None
     return token, row
 
 
-def remembered_for(user: User) -> list[RememberedBrowser]:
-    """The user's remembered browsers that still count, newest first."""
+@dataclass(frozen=True)
+class Remembered:
+    """One remembered browser as the Security page lists it."""
+
+    browser: RememberedBrowser
+    until: datetime
+
+
+def remembered_for(user: User) -> list[Remembered]:
+    """The user's remembered browsers that still count, newest first, each with the
+    moment it stops counting."""
     days = days_allowed()
     now = clock.now()
     rows = db.session.scalars(
@@ -120,12 +130,13 @@ def remembered_for(user: User) -> list[RememberedBrowser]:
         .where(RememberedBrowser.user_id == user.id)
         .order_by(RememberedBrowser.created_at.desc(), RememberedBrowser.id.desc())
     )
-    return [row for row in rows if _counts(row, user, days, now)]
+    return [Remembered(row, _until(row, days)) for row in rows if _counts(row, user, days, now)]
 
 
-def valid_until(row: RememberedBrowser) -> datetime:
-    """When this remembered browser stops skipping the second step."""
-    return _until(row, max(days_allowed(), 0))
+def owned_by(user: User, token: str | None) -> RememberedBrowser | None:
+    """The row of this cookie's token when it is ``user``'s, else None."""
+    row = find(token)
+    return row if row is not None and row.user_id == user.id else None
 
 
 def forget(user: User, browser_id: int, origin: Origin) -> bool:
