@@ -1,6 +1,7 @@
 """One handler per status: a friendly page, or a message fragment for htmx."""
 
 from flask import Flask, current_app, redirect, render_template, request
+from flask_limiter.errors import RateLimitExceeded
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from htmx_flask import make_response
@@ -95,6 +96,11 @@ def init_app(app: Flask) -> None:
             if page is not None:
                 return redirect(page, code=303)
         return _render(405)
+
+    @app.errorhandler(RateLimitExceeded)
+    def _rate_limited(error: RateLimitExceeded):
+        # A limit with its own message says which budget ran out; others, the usual words.
+        return _render(429, error.description if error.limit.error_message else None)
 
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException):

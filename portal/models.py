@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime
 
 from sqlalchemy import (
@@ -15,7 +16,7 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 from sqlalchemy.sql import expression
 
 from portal import clock
@@ -34,6 +35,20 @@ DEFAULT_GRACE_DAYS = 5
 MAX_GRACE_DAYS = 90
 # How long a browser may skip the second step once its owner ticked "remember"; 0 = never.
 MAX_REMEMBER_DAYS = 90
+
+
+# Letters that Unicode does not decompose into a base letter and a mark.
+_UNDECOMPOSED = str.maketrans(
+    {"ø": "o", "đ": "d", "ð": "d", "ł": "l", "ħ": "h", "ı": "i", "æ": "ae", "œ": "oe", "þ": "th"}
+)
+SEARCH_KEY_LENGTH = 800
+
+
+def fold_for_search(text: str) -> str:
+    """``text`` without case and accents ("Müller" -> "muller"), so that a search matches
+    however a name is typed, the same way on every database."""
+    folded = unicodedata.normalize("NFKD", text.casefold().translate(_UNDECOMPOSED))
+    return "".join(ch for ch in folded if not unicodedata.combining(ch))
 
 
 class Company(Base):
@@ -88,6 +103,11 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now, index=True)
     password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The name and email folded by fold_for_search, kept up to date whenever either is set;
+    # the employees list searches it.
+    search_key: Mapped[str] = mapped_column(
+        String(SEARCH_KEY_LENGTH), default="", server_default=""
+    )
 
     # Two-step authentication. Secrets are AES-GCM ciphertexts (portal.crypto).
     totp_secret: Mapped[bytes | None] = mapped_column(LargeBinary(128))
@@ -115,6 +135,13 @@ class User(Base):
     sessions: Mapped[list[UserSession]] = relationship(
         back_populates="user", cascade="all, delete-orphan", passive_deletes=True
     )
+
+    @validates("name", "email")
+    def _refold(self, key: str, value: str) -> str:
+        name = value if key == "name" else self.name
+        email = value if key == "email" else self.email
+        self.search_key = fold_for_search(f"{name or ''}\n{email or ''}")[:SEARCH_KEY_LENGTH]
+        return value
 
     # Flask-Login protocol.
     @property

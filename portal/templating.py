@@ -1,12 +1,14 @@
 """What every template may use: the company, the signed-in user, small filters."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from flask import Flask
 from flask import session as browser_session
 from flask_login import current_user
+from markupsafe import Markup
 
-from portal.services import audit, first_run, policy
+from portal.services import first_run, policy
+from portal.wording import plural
 
 # In its last days the deadline banner stays, whatever the employee chose before.
 BANNER_URGENT_DAYS = 3
@@ -22,11 +24,7 @@ def init_app(app: Flask) -> None:
             company = None
         return {"company": company, **_two_step_deadline()}
 
-    @app.template_filter("when")
-    def _when(value: datetime | None) -> str:
-        if value is None:
-            return "—"
-        return value.strftime("%Y-%m-%d %H:%M UTC")
+    app.add_template_filter(when, "when")
 
     @app.template_filter("day")
     def _day(deadline: datetime) -> str:
@@ -34,11 +32,29 @@ def init_app(app: Flask) -> None:
         last = policy.last_day(deadline)
         return f"{last.day} {last:%B %Y}"
 
+    app.add_template_filter(plural, "plural")
+
     @app.template_filter("browser")
     def _browser(user_agent: str | None) -> str:
         return describe_browser(user_agent or "")
 
-    app.jinja_env.globals["describe_event"] = audit.describe
+
+def when(value: datetime | None, *, seconds: bool = False, date: bool = False) -> Markup | str:
+    """A moment as ``<time>``: UTC text that static/time.js rewrites in the viewer's time
+    zone (relative when it is near; only the day with ``date``); without scripts the UTC
+    text stays."""
+    if value is None:
+        return "—"
+    utc = value.astimezone(UTC)
+    if date:
+        text, style = utc.strftime("%Y-%m-%d UTC"), "date"
+    elif seconds:
+        text, style = utc.strftime("%Y-%m-%d %H:%M:%S UTC"), "seconds"
+    else:
+        text, style = utc.strftime("%Y-%m-%d %H:%M UTC"), "minutes"
+    return Markup(
+        '<time datetime="{iso}" title="{text}" data-local="{style}">{text}</time>'
+    ).format(iso=utc.strftime("%Y-%m-%dT%H:%M:%SZ"), text=text, style=style)
 
 
 def describe_browser(user_agent: str) -> str:

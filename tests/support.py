@@ -16,6 +16,8 @@ from portal.services import totp
 
 HTMX_HEADERS = {"HX-Request": "true", "HX-Current-URL": "http://localhost/"}
 DEFAULT_PASSWORD = "correct horse battery"
+# What a destructive admin action's confirmation (dialog or page) adds to its form.
+CONFIRMED = {"confirmed": "yes"}
 
 _CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 

@@ -81,6 +81,7 @@ HOSTILE_CASES = {
     "profile.change_device": SIGNED_IN,
     "profile.turn_off": SIGNED_IN,
     "profile.regenerate_recovery_codes": SIGNED_IN,
+    "profile.show_recovery_codes": SIGNED_IN,
     "profile.end_session": SIGNED_IN,
     "profile.end_other_sessions": SIGNED_IN,
     "profile.forget_remembered_browser": SIGNED_IN,
@@ -94,6 +95,7 @@ HOSTILE_CASES = {
     "admin.pause_two_step": SIGNED_IN,
     "admin.resume_two_step": SIGNED_IN,
     "admin.extend_deadline": SIGNED_IN,
+    "admin.unlock_two_step": SIGNED_IN,
     "admin.security_settings": SIGNED_IN,
     "admin.security_settings_preview": SIGNED_IN,
 }

@@ -116,3 +116,31 @@ def test_every_revision_steps_up_and_down(empty_database):
         command.downgrade(config, "-1")
         command.upgrade(config, revision.revision)
         assert tables(empty_database) == after_upgrade, revision.revision
+
+
+def test_the_search_key_is_filled_for_existing_accounts(empty_database):
+    config = alembic_config(empty_database)
+    command.upgrade(config, "a3d9e41c7b25")
+    engine = create_engine(empty_database, poolclass=NullPool)
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO users (id, name, email, role, active, created_at, "
+                    "second_step_failures) VALUES "
+                    "(1, 'Jana Müller', 'jana@example.com', 'employee', true, "
+                    "'2026-01-01 00:00:00+00:00', 0), "
+                    "(2, 'Søren Ærø', 'SOREN@example.com', 'admin', true, "
+                    "'2026-01-01 00:00:00+00:00', 0)"
+                )
+            )
+        command.upgrade(config, "e7c4b19a5d02")
+        with engine.connect() as connection:
+            keys = dict(connection.execute(text("SELECT id, search_key FROM users")).all())
+        assert keys == {1: "jana muller\njana@example.com", 2: "soren aero\nsoren@example.com"}
+        command.downgrade(config, "a3d9e41c7b25")
+        assert "search_key" not in {
+            column["name"] for column in inspect(engine).get_columns("users")
+        }
+    finally:
+        engine.dispose()

@@ -6,7 +6,7 @@ the hash of its cookie's token and a fingerprint of the account's secret and pas
 so that changing either forgets it.
 
 Revision ID: c5e82f1d9a34
-Revises: a3d9e41c7b25
+Revises: e7c4b19a5d02
 Created: 2026-11-26
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "c5e82f1d9a34"
-down_revision = "a3d9e41c7b25"
+down_revision = "e7c4b19a5d02"
 branch_labels = None
 depends_on = None
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from flask import abort, request, url_for
+from flask import abort, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from portal.admin.blueprint import EMPLOYEE, admin, admin_required
@@ -15,10 +15,11 @@ from portal.admin.forms import (
     ResetTwoStepForm,
 )
 from portal.models import User
+from portal.services import activity, policy, two_step
 from portal.services import employees as employee_service
-from portal.services import policy
 from portal.services.accounts import AccountError
-from portal.web import done, render_page_or_fragment, request_origin
+from portal.web import done, render_page_or_fragment, request_origin, wants_fragment
+from portal.wording import plural
 
 
 def _page_number() -> int:
@@ -30,12 +31,9 @@ def _page_number() -> int:
 @admin.get("/")
 @admin_required
 def employees():
-    try:
-        listing = employee_service.listing(
-            request.args.get("q", ""), _page_number(), request.args.get("state")
-        )
-    except employee_service.NoSuchPage:
-        abort(404)
+    listing = employee_service.listing(
+        request.args.get("q", ""), _page_number(), request.args.get("state")
+    )
     return render_page_or_fragment(
         "admin/employees.html", "admin/_employee_rows.html", listing=listing
     )
@@ -78,11 +76,74 @@ def employee(user_id: int):
     return _employee_page(_employee_or_404(user_id))
 
 
-@admin.post(EMPLOYEE + "/deactivate")
+@admin.get(EMPLOYEE + "/activity")
+@admin_required
+def employee_activity(user_id: int):
+    """The activity panel with more rows ("Show more"); a browser gets the whole page."""
+    user = _employee_or_404(user_id)
+    shown = activity.shown_count(request.args.get("shown"))
+    if not wants_fragment():
+        page = url_for("admin.employee", user_id=user.id, activity=shown)
+        return redirect(page + "#employee-events", code=303)
+    return render_template("admin/_employee_events.html", **_employee_context(user, shown=shown))
+
+
+# What each destructive action asks before it acts: a confirmation page without
+# JavaScript, a dialog in the page with it (static/admin.js reads the same words).
+CONFIRMATIONS = {
+    "deactivate": (
+        "Deactivate {name}?",
+        "They are signed out everywhere at once and cannot sign in until an administrator "
+        "lets them in again.",
+        "Deactivate",
+    ),
+    "reset_password": (
+        "Reset {name}'s password?",
+        "Their current password stops working at once, they are signed out everywhere, and "
+        "you get a new link to hand over.",
+        "Reset password",
+    ),
+    "reset_two_step": (
+        "Reset {name}'s two-step authentication?",
+        "Their authenticator app and recovery codes stop working at once, they are signed out "
+        "everywhere, and they set it up again after their next sign-in.",
+        "Reset two-step authentication",
+    ),
+}
+
+
+def _confirmed() -> bool:
+    return request.method == "POST" and request.form.get("confirmed") == "yes"
+
+
+def _confirmation(user: User, action: str, **context):
+    """The question before a destructive action: the whole page without JavaScript, in
+    place of the access panel for an htmx post. Nothing has changed yet."""
+    title, consequence, button = CONFIRMATIONS[action]
+    # A first click sends no answer at all; an answer other than yes is not one.
+    unreadable = request.method == "POST" and "confirmed" in request.form
+    return render_page_or_fragment(
+        "admin/confirm.html",
+        "admin/_confirm.html",
+        status=422 if unreadable else 200,
+        error=f"Nothing was done. Press “{button}” to go ahead." if unreadable else None,
+        employee=user,
+        title=title.format(name=user.name),
+        consequence=consequence,
+        button=button,
+        action=url_for(f"admin.{action}", user_id=user.id),
+        **context,
+    )
+
+
+@admin.route(EMPLOYEE + "/deactivate", methods=["GET", "POST"])
 @admin_required
 def deactivate(user_id: int):
+    user = _employee_or_404(user_id)
+    if not _confirmed():
+        return _confirmation(user, "deactivate")
     return _employee_action(
-        _employee_or_404(user_id),
+        user,
         lambda user: employee_service.deactivate(user, by=current_user, origin=request_origin()),
         "{name} is deactivated and was signed out everywhere.",
     )
@@ -98,10 +159,15 @@ def reactivate(user_id: int):
     )
 
 
-@admin.post(EMPLOYEE + "/reset-password")
+@admin.route(EMPLOYEE + "/reset-password", methods=["GET", "POST"])
 @admin_required
 def reset_password(user_id: int):
     user = _employee_or_404(user_id)
+    # A first invitation link replaces nothing that works, so it needs no question.
+    if employee_service.has_set_password(user) and not _confirmed():
+        return _confirmation(user, "reset_password")
+    if request.method != "POST":
+        return redirect(url_for("admin.employee", user_id=user.id), code=303)
     try:
         token = employee_service.reset_password(user, by=current_user, origin=request_origin())
     except AccountError as error:
@@ -110,20 +176,51 @@ def reset_password(user_id: int):
     return _employee_page(user, link=_link(token))
 
 
-@admin.post(EMPLOYEE + "/reset-two-step")
+@admin.route(EMPLOYEE + "/reset-two-step", methods=["GET", "POST"])
 @admin_required
 def reset_two_step(user_id: int):
     user = _employee_or_404(user_id)
+    if request.method == "GET":
+        return _confirmation(user, "reset_two_step", form=ResetTwoStepForm(formdata=None))
     form = ResetTwoStepForm()
     reason = form.reason.data if form.validate_on_submit() else None
+    if reason and not _confirmed():
+        return _confirmation(user, "reset_two_step", form=form)
     return _employee_action(
         user,
         lambda user: employee_service.reset_two_step(
             user, by=current_user, origin=request_origin(), reason=reason
         ),
-        "Two-step authentication is reset for {name}, who was signed out everywhere. "
-        "They set it up again after their next sign-in with their password.",
+        _after_reset_message(user),
         reset_form=form,
+    )
+
+
+def _after_reset_message(user: User) -> str:
+    """What the reset really leads to, which depends on the company's policy."""
+    said = (
+        "Two-step authentication is reset for {name}, who was signed out everywhere. "
+        "At their next sign-in with their password they are asked to set it up again"
+    )
+    rules = policy.current()
+    deadline = policy.deadline_after_reset(user, rules)
+    if deadline is None:
+        return said + (
+            "; the company does not require it, so until they do, their password alone "
+            "signs them in."
+        )
+    return said + f", by the end of {policy.last_day(deadline):%-d %B %Y} (UTC)."
+
+
+@admin.post(EMPLOYEE + "/unlock-two-step")
+@admin_required
+def unlock_two_step(user_id: int):
+    return _employee_action(
+        _employee_or_404(user_id),
+        lambda user: employee_service.unlock_two_step(
+            user, by=current_user, origin=request_origin()
+        ),
+        "{name} can type codes again now.",
     )
 
 
@@ -139,7 +236,11 @@ def pause_two_step(user_id: int):
         user,
         lambda user: policy.pause(user, days=days, by=current_user, origin=request_origin()),
         "{name} signs in without the code "
-        + (f"for {days} days; it is asked again after that." if days else "until you resume it."),
+        + (
+            f"for {plural(days, 'day', 'days')}; it is asked again after that."
+            if days
+            else "until you resume it."
+        ),
         pause_form=form,
     )
 
@@ -187,14 +288,21 @@ def _employee_action(user: User, action: Callable[[User], object], success: str,
     )
 
 
-def _employee_context(user: User, **forms) -> dict:
+def _employee_context(user: User, *, shown: int | None = None, **forms) -> dict:
     rules = policy.current()
+    if shown is None:
+        shown = activity.shown_count(request.args.get("activity"))
     return {
         "employee": user,
         "open_link": employee_service.open_link(user),
         "has_set_password": employee_service.has_set_password(user),
-        "events": employee_service.recent_events(user),
+        "activity": activity.for_person(user, audience=activity.ADMIN, shown=shown),
         "standing": policy.standing_for(user, rules),
+        "locked_until": two_step.locked_until(user),
+        "confirmations": {
+            action: (title.format(name=user.name), consequence, button)
+            for action, (title, consequence, button) in CONFIRMATIONS.items()
+        },
         "mandatory": rules.mandatory,
         "reset_form": forms.get("reset_form") or ResetTwoStepForm(formdata=None),
         "pause_form": forms.get("pause_form") or PauseTwoStepForm(formdata=None),

@@ -14,6 +14,7 @@ from portal.admin.blueprint import admin, admin_required
 from portal.admin.forms import SecuritySettingsForm
 from portal.services import policy, remembered_browsers
 from portal.web import render_page_or_fragment, request_origin, wants_fragment
+from portal.wording import plural
 
 PAGE = "admin/security_settings.html"
 
@@ -155,7 +156,7 @@ def adoption_chart(adoption: policy.Adoption, now: datetime) -> AdoptionChart | 
     summary = (
         f"From {first.isoformat()} to {today.day.isoformat()}, employees with two-step "
         f"authentication on went from {adoption.days[0].enabled} to {today.enabled} "
-        f"of {adoption.active} active employees. The grace period "
+        f"of {plural(adoption.active, 'active employee', 'active employees')}. The grace period "
         f"{'ended' if adoption.deadline <= now else 'ends'} "
         f"{adoption.deadline.strftime('%Y-%m-%d %H:%M UTC')}."
     )

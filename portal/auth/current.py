@@ -15,6 +15,7 @@ from flask import session as flask_session
 from htmx_flask import make_response
 from htmx_flask.requests import HtmxAwareRequest
 
+from portal.auth import devices
 from portal.extensions import login_manager
 from portal.models import STAGE_FULL, STAGE_PASSWORD, User, UserSession
 from portal.origin import Origin
@@ -40,6 +41,7 @@ SET_UP_ENDPOINTS = frozenset(
         "profile.cancel_enrolment",
         "profile.codes_saved",
         "profile.download_recovery_codes",
+        "profile.show_recovery_codes",
         "auth.logout",
         "static",
     }
@@ -60,6 +62,7 @@ def init_app(app: Flask) -> None:
     app.before_request(_gate_pending_sign_in)
     app.before_request(_gate_two_step_policy)
     app.after_request(_write_cookie)
+    devices.init_app(app)
 
 
 def sign_in_address() -> str:
@@ -181,6 +184,8 @@ def begin(user: User, origin: Origin, *, method: str = "password") -> UserSessio
     g.session_row = row
     g.new_cookie = token
     _new_csrf_token()
+    if row.stage == STAGE_FULL:
+        devices.remember(user)
     return row
 
 
@@ -190,6 +195,7 @@ def complete_second_step(row: UserSession, origin: Origin, method: str) -> UserS
     g.session_row = fresh
     g.new_cookie = token
     _new_csrf_token()
+    devices.remember(fresh.user)
     return fresh
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from portal.auth import current
+from portal.auth import current, devices
 from portal.auth.forms import CodeForm, RecoveryCodeForm, SetPasswordForm, SignInForm
 from portal.extensions import limiter
 from portal.models import STAGE_PASSWORD
@@ -20,6 +20,7 @@ from portal.services import (
     two_step,
 )
 from portal.web import request_origin, safe_next
+from portal.wording import plural
 
 auth = Blueprint("auth", __name__)
 
@@ -31,7 +32,30 @@ SIGN_IN_REFUSED_OVERDUE = (
 
 
 def _account_key() -> str:
-    return "account:" + accounts.normalize_email(request.form.get("email", ""))[:254]
+    """The account's shared budget, or this browser's own one when it has signed in to the
+    account before (see devices.py), so strangers' wrong passwords cannot lock it out."""
+    email = accounts.normalize_email(request.form.get("email", ""))[:254]
+    device = devices.known_device(email)
+    if device is not None:
+        return f"device:{device}"
+    return "account:" + email
+
+
+ACCOUNT_LIMIT_UNKNOWN_BROWSER = (
+    "Too many attempts for this account from unknown browsers. For its safety, only "
+    "browsers that have signed in to it before may try now: if this is your account, use "
+    "one of those. Please try again in a few minutes."
+)
+ACCOUNT_LIMIT_THIS_BROWSER = (
+    "Too many attempts for this account from this browser. Please try again in a few minutes."
+)
+
+
+def _account_limit_message() -> str:
+    email = accounts.normalize_email(request.form.get("email", ""))[:254]
+    if devices.known_device(email) is not None:
+        return ACCOUNT_LIMIT_THIS_BROWSER
+    return ACCOUNT_LIMIT_UNKNOWN_BROWSER
 
 
 def _failed(response) -> bool:
@@ -56,11 +80,16 @@ def home():
     key_func=_account_key,
     scope="login-account",
     deduct_when=_failed,
+    error_message=_account_limit_message,
 )
 # Failures are counted after the response, so parallel guesses could all pass the test
 # above before any is counted; this one counts every attempt up front.
 @limiter.limit(
-    "20 per 15 minutes", methods=["POST"], key_func=_account_key, scope="login-account-all"
+    "20 per 15 minutes",
+    methods=["POST"],
+    key_func=_account_key,
+    scope="login-account-all",
+    error_message=_account_limit_message,
 )
 def login():
     if current_user.is_authenticated:
@@ -84,6 +113,11 @@ def login():
     row = current.begin(user, origin)
     if row.stage == STAGE_PASSWORD:
         return redirect(url_for("auth.second_step", next=destination), code=303)
+    set_up_again = policy.set_up_again_notice(user)
+    if set_up_again:
+        # After an administrator's reset, the way on leads through the new set-up.
+        flash(set_up_again, "warning")
+        return redirect(url_for("profile.security"), code=303)
     return redirect(destination or url_for("profile.security"), code=303)
 
 
@@ -173,7 +207,7 @@ def second_step():
 def _tell_codes_left(user) -> None:
     left = recovery_codes.remaining(user)
     flash(
-        f"You signed in with a recovery code; {left} of them are left. "
+        f"You signed in with a recovery code; you have {plural(left, 'code', 'codes')} left. "
         "If your phone is lost or replaced, choose “My mobile device has changed” below.",
         "warning",
     )

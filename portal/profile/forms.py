@@ -1,5 +1,5 @@
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, StringField
+from wtforms import BooleanField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from portal.forms import (
@@ -10,6 +10,7 @@ from portal.forms import (
     printable,
     repeat_password_field,
 )
+from portal.services.passwords import MAX_LENGTH
 
 
 class ProfileForm(FlaskForm):
@@ -19,6 +20,12 @@ class ProfileForm(FlaskForm):
         render_kw={"autocomplete": "name"},
     )
     email = email_field()
+    # Asked only when the email changes (the service checks it then).
+    password = PasswordField(
+        "Current password",
+        validators=[Length(max=MAX_LENGTH)],
+        render_kw={"autocomplete": "current-password"},
+    )
 
 
 class ChangePasswordForm(FlaskForm):
@@ -63,5 +70,12 @@ class PasswordAndCodeForm(FlaskForm):
 
 
 class RegenerateCodesForm(FlaskForm):
+    password = current_password_field("Your password", **{"data-autofocus": True})
+    code = code_field("Code from your app")
+
+
+class ShowCodesForm(FlaskForm):
+    """Unsaved recovery codes shown again: the same proof as making new ones."""
+
     password = current_password_field("Your password", **{"data-autofocus": True})
     code = code_field("Code from your app")

@@ -7,6 +7,7 @@ from flask import session as browser_session
 from flask_login import current_user, login_required
 
 from portal.auth import current
+from portal.extensions import limiter
 from portal.profile.blueprint import password_checks, profile
 from portal.profile.forms import ChangePasswordForm, ProfileForm
 from portal.services import accounts
@@ -24,15 +25,34 @@ def account():
     )
 
 
+def _not_changing_email() -> bool:
+    return accounts.normalize_email(request.form.get("email", "")) == current_user.email
+
+
 @profile.post("/details")
 @login_required
+@password_checks
+# Each try at a new address costs a password check and may probe for accounts.
+@limiter.limit(
+    "5 per hour",
+    methods=["POST"],
+    key_func=lambda: f"user:{current_user.get_id()}",
+    scope="profile-email",
+    exempt_when=_not_changing_email,
+)
 def update_details():
     form = ProfileForm()
     if form.validate_on_submit():
         try:
             accounts.update_profile(
-                current_user, name=form.name.data, email=form.email.data, origin=request_origin()
+                current_user,
+                name=form.name.data,
+                email=form.email.data,
+                password=form.password.data or "",
+                origin=request_origin(),
             )
+        except (accounts.PasswordNeeded, accounts.WrongPassword) as error:
+            form.password.errors.append(str(error))
         except accounts.AccountError as error:
             form.email.errors.append(str(error))
         else:

@@ -23,10 +23,11 @@ from portal.profile.forms import (
     EnrolmentCodeForm,
     PasswordAndCodeForm,
     RegenerateCodesForm,
+    ShowCodesForm,
 )
 from portal.services import (
     accounts,
-    audit,
+    activity,
     policy,
     recovery_codes,
     remembered_browsers,
@@ -34,6 +35,7 @@ from portal.services import (
     two_step,
 )
 from portal.web import done, render_page_or_fragment, request_origin, wants_fragment
+from portal.wording import plural
 
 SECURITY_PAGE = "profile/security.html"
 TWO_STEP_AREA = "profile/_two_step.html"
@@ -49,7 +51,9 @@ def _panels_context() -> dict[str, Any]:
     return {
         "sessions": sessions.active_for(current_user),
         "this_session_id": row.id if row else None,
-        "events": audit.recent_for(current_user, 20),
+        "activity": activity.for_person(
+            current_user, shown=activity.shown_count(request.args.get("activity"))
+        ),
         **_remembered_context(),
     }
 
@@ -84,6 +88,7 @@ def _area_context(
         "saved_form": forms.get("saved_form") or CodesSavedForm(formdata=None),
         "guard_form": forms.get("guard_form") or PasswordAndCodeForm(formdata=None),
         "regenerate_form": forms.get("regenerate_form") or RegenerateCodesForm(formdata=None),
+        "show_codes_form": forms.get("show_codes_form") or ShowCodesForm(formdata=None),
     }
 
 
@@ -131,8 +136,8 @@ def security():
 @password_checks
 def enable_two_step():
     """Confirms the password when it is not fresh, then starts enrolment with a new
-    secret; when there is something to continue (an enrolment, unsaved codes) the fresh
-    password just shows it again."""
+    secret; when there is something to continue the fresh password leads back to it (an
+    enrolment is shown again; unsaved codes still ask for an app code as well)."""
     row = current.current_session()
     if not sessions.password_is_fresh(row):
         if "password" not in request.form:
@@ -174,7 +179,8 @@ def confirm_two_step():
         return _two_step_area(422, enrol_form=form)
     if outcome.codes:
         return _two_step_done(
-            "Two-step authentication is on. One more step: save your recovery codes."
+            "Two-step authentication is on. Your other sessions were signed out. "
+            "One more step: save your recovery codes."
         )
     return _two_step_done(
         "Your new device is set up. Codes from the old one no longer work, "
@@ -206,8 +212,8 @@ def codes_saved():
 @profile.get("/security/recovery-codes.txt")
 @login_required
 def download_recovery_codes():
-    codes = recovery_codes.unsaved(current_user)
-    if codes is None or not sessions.password_is_fresh(current.current_session()):
+    codes = recovery_codes.unsaved_shown_to(current_user, current.current_session())
+    if codes is None:
         abort(404)
     response = make_response(render_template("profile/recovery_codes.txt", codes=codes))
     response.mimetype = "text/plain"
@@ -219,7 +225,12 @@ GuardedChange = Callable[..., two_step.Outcome]
 
 
 def _guarded_change(
-    change: GuardedChange, form, *, open_form: str, form_key: str, message: str | None = None
+    change: GuardedChange,
+    form,
+    *,
+    open_form: str | None,
+    form_key: str,
+    message: str | None = None,
 ):
     """A change that needs the password and a code: the form again with its errors, or
     the two-step area in its new state."""
@@ -238,6 +249,8 @@ def _guarded_change(
     )
     if not outcome.ok:
         getattr(form, outcome.field).errors.append(outcome.message)
+        # A code typed by the employee is never written back into the page.
+        form.code.data = ""
         status = 429 if outcome.throttled else 422
         return _two_step_area(status, open_form=open_form, **{form_key: form})
     return _two_step_done(message)
@@ -287,6 +300,21 @@ def regenerate_recovery_codes():
     )
 
 
+@profile.post("/security/recovery-codes/show")
+@login_required
+@password_checks
+def show_recovery_codes():
+    if recovery_codes.unsaved(current_user) is None:
+        return _two_step_done("Your recovery codes are saved already.")
+    return _guarded_change(
+        two_step.show_unsaved_recovery_codes,
+        ShowCodesForm(),
+        open_form=None,
+        form_key="show_codes_form",
+        message="Here are your recovery codes again. Save them, then confirm below.",
+    )
+
+
 # --- sessions and activity panels ------------------------------------------------------
 
 
@@ -326,15 +354,18 @@ def end_other_sessions():
     ended = sessions.sign_out_everywhere_else(
         current_user, current.current_session(), request_origin()
     )
-    return _sessions_done(f"Signed out everywhere else ({ended} sessions).")
+    return _sessions_done(f"Signed out everywhere else ({plural(ended, 'session', 'sessions')}).")
 
 
 @profile.get("/security/activity")
 @login_required
 def activity_panel():
+    """The activity panel again, with ``?shown=`` entries ("Show more")."""
+    shown = activity.shown_count(request.args.get("shown"))
     if not wants_fragment():
-        return redirect(url_for("profile.security") + "#activity", code=303)
-    return render_template("profile/_activity.html", **_panels_context())
+        return redirect(url_for("profile.security", activity=shown) + "#activity", code=303)
+    page = activity.for_person(current_user, shown=shown)
+    return render_template("profile/_activity.html", activity=page)
 
 
 # --- remembered browsers panel -------------------------------------------------------
@@ -377,5 +408,5 @@ def forget_all_remembered_browsers():
     forgotten = remembered_browsers.forget_all_asked(current_user, request_origin())
     if current.remembered_token():
         current.forget_browser_cookie()
-    browsers = "browser is" if forgotten == 1 else "browsers are"
-    return _remembered_done(f"{forgotten} {browsers} forgotten: each will ask for the code again.")
+    browsers = plural(forgotten, "browser is", "browsers are")
+    return _remembered_done(f"{browsers} forgotten: each will ask for the code again.")

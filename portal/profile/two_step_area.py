@@ -36,18 +36,21 @@ class TwoStepArea:
     asking_password: bool = False
     enrolment: Enrolment | None = None
     unsaved_codes: list[str] | None = None
-    # New codes exist but the password is not fresh, so they stay hidden until it is.
+    # New codes exist but this session may not show them now: the password and an app
+    # code first (recovery_codes.unsaved_shown_to).
     codes_unsaved_hidden: bool = False
     codes_left: int = 0
     codes_used: list[RecoveryCode] = field(default_factory=list)
 
     @property
     def state(self) -> str:
-        """enrolling, confirm_password, unsaved_codes, on or off."""
+        """enrolling, confirm_password, reveal_codes, unsaved_codes, on or off."""
         if self.enrolment is not None:
             return "enrolling"
-        if self.asking_password or self.codes_unsaved_hidden:
+        if self.asking_password:
             return "confirm_password"
+        if self.codes_unsaved_hidden:
+            return "reveal_codes"
         if self.unsaved_codes:
             return "unsaved_codes"
         return "on" if self.enabled else "off"
@@ -75,10 +78,11 @@ def build(
         enrolment = _enrolment(user, secret)
     elif secret is not None:
         asking_password = True
-    unsaved = codes_left = None
+    unsaved = shown = codes_left = None
     codes_used: list[RecoveryCode] = []
     if user.two_step_enabled:
         unsaved = recovery_codes.unsaved(user)
+        shown = recovery_codes.unsaved_shown_to(user, session)
         codes_left = recovery_codes.remaining(user)
         codes_used = recovery_codes.used(user)
     return TwoStepArea(
@@ -88,8 +92,8 @@ def build(
         open_form=open_form if open_form in OPEN_FORMS else None,
         asking_password=asking_password,
         enrolment=enrolment,
-        unsaved_codes=unsaved if fresh else None,
-        codes_unsaved_hidden=unsaved is not None and not fresh,
+        unsaved_codes=shown,
+        codes_unsaved_hidden=unsaved is not None and shown is None,
         codes_left=codes_left or 0,
         codes_used=codes_used,
     )

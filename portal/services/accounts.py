@@ -5,16 +5,17 @@ or email) is applied here, where passwords are set."""
 from __future__ import annotations
 
 from flask import current_app
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 
 from portal import clock
 from portal.database import db
-from portal.models import ROLE_ADMIN, ROLE_EMPLOYEE, User, UserSession
+from portal.models import ROLE_ADMIN, ROLE_EMPLOYEE, User, UserSession, fold_for_search
 from portal.origin import Origin
 from portal.services import audit, remembered_browsers, sessions
 from portal.services.passwords import PasswordHasher, problem_with
+from portal.wording import plural
 
 
 class AccountError(Exception):
@@ -142,45 +143,77 @@ def change_password(
     if keep is not None:
         sessions.confirm_password(keep)
     audit.record(
-        audit.PASSWORD_CHANGED, origin=origin, actor=user, detail=f"{ended} other sessions ended"
+        audit.PASSWORD_CHANGED,
+        origin=origin,
+        actor=user,
+        detail=f"{plural(ended, 'other session', 'other sessions')} ended",
     )
     db.session.commit()
 
 
-def update_profile(user: User, *, name: str, email: str, origin: Origin) -> None:
-    changes = []
+EMAIL_REFUSED = (
+    "This email address cannot be used for your account. Check it, or ask your "
+    "administrator to change it for you."
+)
+
+
+class PasswordNeeded(AccountError):
+    """A change that needs the current password came without it."""
+
+
+class EmailRefused(AccountError):
+    """The new email address cannot be used. Whatever the reason (another account holds
+    it, or it was taken meanwhile), the message is the same, so the form does not tell
+    whether someone has an account."""
+
+
+def update_profile(user: User, *, name: str, email: str, password: str, origin: Origin) -> None:
+    """Saves the name and email. A new email needs the current password: raises
+    PasswordNeeded or WrongPassword without it, EmailRefused when the address cannot be
+    used; nothing changes then."""
     email = normalize_email(email)
-    if name.strip() != user.name:
-        changes.append("name")
-        user.name = name.strip()
-    if email != user.email:
+    old_email = user.email
+    changes_email = email != old_email
+    if changes_email:
+        if not password:
+            raise PasswordNeeded("Enter your current password to change your email.")
+        if not verify_password(user, password):
+            audit.record(audit.PASSWORD_CONFIRM_FAILED, origin=origin, actor=user)
+            db.session.commit()
+            raise WrongPassword("The password is not right.")
         if by_email(email) is not None:
-            raise AccountError("Another account already uses this email.")
-        changes.append(f"email {user.email} -> {email}")
+            raise EmailRefused(EMAIL_REFUSED)
+    new_name = name.strip()
+    if new_name != user.name:
+        audit.record(
+            audit.PROFILE_CHANGED,
+            origin=origin,
+            actor=user,
+            detail=f"name {user.name} -> {new_name}",
+        )
+        user.name = new_name
+    if changes_email:
         user.email = email
-    if not changes:
-        return
-    audit.record(audit.PROFILE_CHANGED, origin=origin, actor=user, detail=", ".join(changes))
+        audit.record(
+            audit.EMAIL_CHANGED, origin=origin, actor=user, detail=f"{old_email} -> {email}"
+        )
+        # Once the portal sends mail, the old address is told of the change here, so a
+        # change the owner did not make does not go unnoticed.
     try:
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
-        raise AccountError("Another account already uses this email.") from None
+        raise EmailRefused(EMAIL_REFUSED) from None
 
 
 def matching(query: str) -> Select[User]:
-    """Accounts whose name or email contains ``query`` (any case); everyone when empty."""
+    """Accounts whose name or email contains ``query``, in any case and with or without
+    accents (User.search_key); everyone when empty."""
     statement = select(User)
     if query:
-        escaped = query.strip().lower().replace("\\", "\\\\")
+        escaped = fold_for_search(query.strip()).replace("\\", "\\\\")
         escaped = escaped.replace("%", "\\%").replace("_", "\\_")
-        pattern = f"%{escaped}%"
-        statement = statement.where(
-            or_(
-                func.lower(User.name).like(pattern, escape="\\"),
-                User.email.like(pattern, escape="\\"),
-            )
-        )
+        statement = statement.where(User.search_key.like(f"%{escaped}%", escape="\\"))
     return statement
 
 

@@ -3,8 +3,6 @@ the caller's transaction, so a change and its record land together or not at all
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
 from portal import clock
 from portal.database import db
 from portal.models import AuditEvent, User
@@ -19,6 +17,7 @@ SESSION_ENDED = "session_ended"
 OTHER_SESSIONS_ENDED = "other_sessions_ended"
 PASSWORD_CHANGED = "password_changed"
 PROFILE_CHANGED = "profile_changed"
+EMAIL_CHANGED = "email_changed"
 SETUP_COMPLETED = "setup_completed"
 EMPLOYEE_ADDED = "employee_added"
 EMPLOYEE_DEACTIVATED = "employee_deactivated"
@@ -32,6 +31,7 @@ TWO_STEP_LOCKED = "two_step_locked"
 DEVICE_CHANGED = "device_changed"
 RECOVERY_CODE_USED = "recovery_code_used"
 RECOVERY_CODES_REGENERATED = "recovery_codes_regenerated"
+RECOVERY_CODES_SHOWN = "recovery_codes_shown"
 TWO_STEP_RESET = "two_step_reset"
 PASSWORD_CONFIRM_FAILED = "password_confirm_failed"
 TWO_STEP_POLICY_CHANGED = "two_step_policy_changed"
@@ -39,6 +39,7 @@ TWO_STEP_PAUSED = "two_step_paused"
 TWO_STEP_RESUMED = "two_step_resumed"
 TWO_STEP_DEADLINE_EXTENDED = "two_step_deadline_extended"
 SIGN_IN_REFUSED_OVERDUE = "sign_in_refused_overdue"
+TWO_STEP_UNLOCKED = "two_step_unlocked"
 BROWSER_REMEMBERED = "browser_remembered"
 REMEMBERED_BROWSER_FORGOTTEN = "remembered_browser_forgotten"
 REMEMBERED_BROWSERS_FORGOTTEN = "remembered_browsers_forgotten"
@@ -52,6 +53,7 @@ DESCRIPTIONS = {
     OTHER_SESSIONS_ENDED: "Signed out everywhere else",
     PASSWORD_CHANGED: "Password changed",
     PROFILE_CHANGED: "Profile changed",
+    EMAIL_CHANGED: "Email address changed",
     SETUP_COMPLETED: "Portal set up",
     EMPLOYEE_ADDED: "Employee added",
     EMPLOYEE_DEACTIVATED: "Employee deactivated",
@@ -65,6 +67,7 @@ DESCRIPTIONS = {
     DEVICE_CHANGED: "Authenticator moved to a new device",
     RECOVERY_CODE_USED: "Recovery code used",
     RECOVERY_CODES_REGENERATED: "New recovery codes made",
+    RECOVERY_CODES_SHOWN: "Unsaved recovery codes shown again",
     TWO_STEP_RESET: "Two-step authentication reset by an administrator",
     PASSWORD_CONFIRM_FAILED: "Wrong password when confirming a security change",
     TWO_STEP_POLICY_CHANGED: "Two-step authentication policy changed",
@@ -72,6 +75,7 @@ DESCRIPTIONS = {
     TWO_STEP_RESUMED: "Two-step authentication resumed by an administrator",
     TWO_STEP_DEADLINE_EXTENDED: "Deadline for two-step authentication extended",
     SIGN_IN_REFUSED_OVERDUE: "Sign-in refused: two-step authentication not set up by the deadline",
+    TWO_STEP_UNLOCKED: "Code step unlocked by an administrator",
     BROWSER_REMEMBERED: "Browser remembered: it skips the code step for a while",
     REMEMBERED_BROWSER_FORGOTTEN: "A remembered browser was forgotten",
     REMEMBERED_BROWSERS_FORGOTTEN: "Every remembered browser was forgotten",
@@ -104,15 +108,3 @@ def record(
 
 def describe(kind: str) -> str:
     return DESCRIPTIONS.get(kind, kind.replace("_", " ").capitalize())
-
-
-def recent_for(user: User, limit: int = 20) -> list[AuditEvent]:
-    """The employee's own recent security events, newest first."""
-    return list(
-        db.session.scalars(
-            select(AuditEvent)
-            .where(AuditEvent.subject_id == user.id)
-            .order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
-            .limit(limit)
-        )
-    )

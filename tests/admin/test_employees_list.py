@@ -5,8 +5,8 @@ import re
 import pytest
 
 from portal.database import db
-from portal.services import accounts
-from tests.support import HTMX_HEADERS, page_text
+from portal.services import accounts, audit
+from tests.support import DEFAULT_PASSWORD, HTMX_HEADERS, page_text, post, sign_in
 
 
 def rows(response) -> list[str]:
@@ -129,9 +129,22 @@ def test_a_page_number_that_is_not_a_page_number_shows_the_first_page(admin_clie
     assert rows(response) == ["Ada Admin"]
 
 
-@pytest.mark.parametrize("page", ["0", "2", "999999"])
-def test_a_page_past_the_end_is_not_found(admin_client, page):
-    assert admin_client.get(f"/admin/?page={page}").status_code == 404
+@pytest.mark.parametrize("page", ["2", "99", "999999"])
+def test_a_page_past_the_end_shows_the_last_page(admin_client, make_user, page):
+    for number in range(30):
+        make_user(f"worker{number:02}@example.com", name=f"Worker {number:02}")
+    response = admin_client.get(f"/admin/?page={page}")
+    assert response.status_code == 200
+    assert rows(response) == [f"Worker {number:02}" for number in range(24, 30)]
+    text = " ".join(page_text(response).split())
+    assert "Showing 26–31 of 31 employees" in text and "Page 2 of 2" in text
+    assert 'rel="prev" href="/admin/?page=1"' in text and 'rel="next"' not in text
+
+
+def test_page_zero_shows_the_first_page(admin_client):
+    response = admin_client.get("/admin/?page=0")
+    assert response.status_code == 200
+    assert rows(response) == ["Ada Admin"]
 
 
 @pytest.mark.parametrize(
@@ -293,3 +306,59 @@ def test_a_state_link_filters_the_list(client, company_of_every_state):
     assert 'href="/admin/?state=overdue" aria-current="page"' in html
     assert 'name="state" value="overdue"' in html  # a search keeps the filter
     assert "Showing 1–1 of 1 employee in “Overdue”." in " ".join(html.split())
+
+
+@pytest.mark.parametrize(
+    ("query", "found"),
+    [
+        ("muller", ["Jana Müller", "Otto Muller"]),
+        ("Müller", ["Jana Müller", "Otto Muller"]),
+        ("MÜLLER", ["Jana Müller", "Otto Muller"]),
+        ("jose", ["José Ñúñez"]),
+        ("nunez", ["José Ñúñez"]),
+        ("søren", ["Søren Kierk"]),
+        ("soren", ["Søren Kierk"]),
+        ("strasse", ["Lena Straße"]),
+        ("straße", ["Lena Straße"]),
+        ("zoe@", ["Zoë Adams"]),
+    ],
+)
+def test_search_matches_with_or_without_accents(admin_client, make_user, query, found):
+    make_user("jana@example.com", name="Jana Müller")
+    make_user("otto@example.com", name="Otto Muller")
+    make_user("jose@example.com", name="José Ñúñez")
+    make_user("soren@example.com", name="Søren Kierk")
+    make_user("lena@example.com", name="Lena Straße")
+    make_user("zoë@example.com", name="Zoë Adams")
+    assert rows(admin_client.get("/admin/", query_string={"q": query})) == found
+
+
+def test_search_follows_a_change_of_name_and_email(app, admin_client, make_user):
+    make_user("emma@example.com", name="Emma Stone")
+    emma = app.test_client()
+    sign_in(emma, "emma@example.com")
+    changed = post(
+        emma,
+        "/profile/details",
+        {
+            "name": "Emma Sjöberg",
+            "email": "emma.sjoberg@example.com",
+            "password": DEFAULT_PASSWORD,
+        },
+    )
+    assert changed.status_code == 303
+    assert rows(admin_client.get("/admin/?q=sjoberg")) == ["Emma Sjöberg"]
+    assert rows(admin_client.get("/admin/?q=Sjöberg")) == ["Emma Sjöberg"]
+    assert rows(admin_client.get("/admin/?q=stone")) == []
+    assert rows(admin_client.get("/admin/?q=emma.sjoberg@")) == ["Emma Sjöberg"]
+
+
+def test_a_page_past_the_end_of_the_audit_log_shows_the_last_page(app, admin_client):
+    with app.app_context():
+        for _number in range(60):
+            audit.record(audit.SIGN_OUT, origin=None)
+        db.session.commit()
+    response = admin_client.get("/admin/audit?page=99")
+    assert response.status_code == 200
+    text = " ".join(page_text(response).split())
+    assert "Page 2 of 2" in text and 'rel="prev" href="/admin/audit?page=1"' in text

@@ -25,6 +25,8 @@ def company(app) -> Company:
 
 
 def text_of(html: str) -> str:
+    # Inline elements (a <time>) run on with the text around them.
+    html = re.sub(r"</?(time|strong|span)\b[^>]*>", "", html)
     return " ".join(re.sub(r"<[^>]+>", " ", html).split())
 
 
@@ -164,8 +166,8 @@ def staff(app, clock, make_user, enrol):
 
 def figures(html: str) -> dict[str, str]:
     """The preview's figures: label -> value, as shown."""
-    found = re.findall(r"<dt>([^<]+)</dt>\s*<dd[^>]*>([^<]*)</dd>", html)
-    return {label.strip(): value.strip() for label, value in found}
+    found = re.findall(r"<dt>([^<]+)</dt>\s*<dd[^>]*>(.*?)</dd>", html, re.S)
+    return {label.strip(): re.sub(r"<[^>]+>", "", value).strip() for label, value in found}
 
 
 def test_the_live_preview_shows_the_effect_before_saving(app, clock, admin_with_two_step, staff):

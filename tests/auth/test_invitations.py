@@ -4,7 +4,7 @@ import pytest
 
 from portal.services import audit
 from tests.admin.flows import add_employee, invitations_of
-from tests.support import audit_rows, page_text, post, sign_in, user_by_email
+from tests.support import CONFIRMED, audit_rows, page_text, post, sign_in, user_by_email
 
 PASSWORD = "my first real passphrase"
 
@@ -106,7 +106,7 @@ def test_unknown_links_are_not_found(client, company, token):
 
 def test_a_deactivated_employee_cannot_use_the_link(app, client, invitation):
     noah = user_by_email(app, "noah@example.com")
-    post(client, f"/admin/employees/{noah.id}/deactivate")
+    post(client, f"/admin/employees/{noah.id}/deactivate", CONFIRMED)
     assert app.test_client().get(invitation).status_code == 404
     assert accept(app, invitation).status_code == 404
 

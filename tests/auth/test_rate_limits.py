@@ -17,7 +17,15 @@ from sqlalchemy import func, select
 from portal import create_app
 from portal.database import Base, db
 from portal.models import UserSession
-from tests.support import DEFAULT_PASSWORD, HTMX_HEADERS, assert_friendly_429, csrf_token, page_text
+from tests.support import (
+    DEFAULT_PASSWORD,
+    HTMX_HEADERS,
+    assert_friendly_429,
+    csrf_token,
+    page_text,
+    post,
+    totp_code,
+)
 
 PER_ADDRESS = 20  # "20 per minute" on POST /login
 PER_ACCOUNT = 10  # "10 per 15 minutes" per email
@@ -202,3 +210,96 @@ def test_an_ipv6_client_is_limited_by_its_64_block(app, employee, limiter_clock)
         )
     assert statuses[:20] == [422] * 20
     assert statuses[20:] == [429, 429]
+
+
+# --- device cookies: the rightful user's browser is not locked out by strangers ----------
+
+UNKNOWN_BROWSERS = "Too many attempts for this account from unknown browsers"
+
+
+def _known_browser(app) -> object:
+    """A browser that signed in to Emma's account before, then signed out."""
+    browser = app.test_client()
+    assert (
+        attempt(browser, "emma@example.com", DEFAULT_PASSWORD, ip="192.0.2.50").status_code == 303
+    )
+    assert browser.get_cookie("portal_device", path="/login") is not None
+    post(browser, "/logout")
+    return browser
+
+
+def _spend_the_account_budget(app) -> None:
+    """Wrong passwords for Emma's email from many addresses and browsers: a stranger's
+    attempt to keep her out."""
+    for n in range(PER_ACCOUNT + 10):
+        attempt(app.test_client(), "emma@example.com", ip=f"203.0.113.{n + 1}")
+
+
+def test_strangers_cannot_lock_out_a_browser_that_signed_in_before(app, employee, limiter_clock):
+    browser = _known_browser(app)
+    _spend_the_account_budget(app)
+
+    # An unknown browser, even with the right password, is told why it must wait.
+    refused = attempt(app.test_client(), "emma@example.com", DEFAULT_PASSWORD, ip="192.0.2.51")
+    assert_friendly_429(refused)
+    assert UNKNOWN_BROWSERS in page_text(refused)
+    assert sessions_count(app) == 0
+
+    # Emma's own browser has its own budget and gets in.
+    assert (
+        attempt(browser, "emma@example.com", DEFAULT_PASSWORD, ip="192.0.2.50").status_code == 303
+    )
+
+
+def test_a_known_browser_is_still_limited_on_its_own_budget(app, employee, limiter_clock):
+    browser = _known_browser(app)
+    for _ in range(PER_ACCOUNT):
+        assert attempt(browser, "emma@example.com", ip="192.0.2.50").status_code == 422
+    refused = attempt(browser, "emma@example.com", DEFAULT_PASSWORD, ip="192.0.2.50")
+    assert_friendly_429(refused)
+    assert "from this browser" in page_text(refused)
+    # Its guesses did not spend the budget that other browsers share.
+    assert attempt(app.test_client(), "emma@example.com", DEFAULT_PASSWORD).status_code == 303
+
+
+def test_a_forged_or_foreign_device_cookie_counts_as_none(app, employee, make_user, limiter_clock):
+    make_user("olga@example.com", name="Olga")
+    olga = app.test_client()
+    assert attempt(olga, "olga@example.com", DEFAULT_PASSWORD, ip="192.0.2.60").status_code == 303
+    olgas_cookie = olga.get_cookie("portal_device", path="/login").value
+    genuine = _known_browser(app)
+    emmas_cookie = genuine.get_cookie("portal_device", path="/login").value
+    _spend_the_account_budget(app)
+
+    tampered = emmas_cookie[:-2] + ("AA" if not emmas_cookie.endswith("AA") else "BB")
+    for value in (olgas_cookie, tampered, "not-a-device-cookie", "x" * 4000):
+        stranger = app.test_client()
+        stranger.set_cookie("portal_device", value, path="/login")
+        refused = attempt(stranger, "emma@example.com", DEFAULT_PASSWORD, ip="192.0.2.61")
+        assert_friendly_429(refused)
+        assert UNKNOWN_BROWSERS in page_text(refused)
+
+
+def test_a_device_cookie_grows_stale(app, employee, limiter_clock):
+    browser = _known_browser(app)
+    limiter_clock.advance(days=181)
+    _spend_the_account_budget(app)
+    assert_friendly_429(attempt(browser, "emma@example.com", DEFAULT_PASSWORD, ip="192.0.2.50"))
+
+
+def test_the_device_cookie_is_signed_http_only_and_only_for_sign_in(app, employee, enrol, clock):
+    browser = app.test_client()
+    response = attempt(browser, "emma@example.com", DEFAULT_PASSWORD)
+    [header] = [h for h in response.headers.getlist("Set-Cookie") if h.startswith("portal_device=")]
+    assert "HttpOnly" in header and "SameSite=Lax" in header and "Path=/login" in header
+    # Nothing readable in it names the account by its email.
+    assert "emma" not in header
+
+    # With two-step on, the cookie comes only once the code is right.
+    secret, _ = enrol(employee)
+    fresh = app.test_client()
+    passed = attempt(fresh, "emma@example.com", DEFAULT_PASSWORD)
+    assert not any(h.startswith("portal_device=") for h in passed.headers.getlist("Set-Cookie"))
+    done = post(fresh, "/login/code", {"code": totp_code(secret, clock)})
+    assert done.status_code == 303
+    assert any(h.startswith("portal_device=") for h in done.headers.getlist("Set-Cookie"))

@@ -190,7 +190,7 @@ def test_sign_in_with_a_recovery_code_in_any_form(
     response = post(client, "/login/recovery", {"code": typed})
     assert response.status_code == 303
     page = page_text(client.get("/profile/security", follow_redirects=True))
-    assert "9 of them are left" in page
+    assert "you have 9 codes left" in page
     assert "9 left" in page
     assert "127.0.0.1" in page  # where the used code was used
 

@@ -30,11 +30,15 @@ def results(page: Page):
 
 
 def table_rows(page: Page) -> list[list[str]]:
-    """When, who, what (with the detail), whom and from, as the table shows them."""
-    return [
-        [" ".join(cell.split()) for cell in row.locator("td").all_inner_texts()]
-        for row in results(page).all()
-    ]
+    """When (in UTC, as the server wrote it before the browser put it in local time), who,
+    what (with the detail), whom and from, as the table shows them."""
+    rows = []
+    for row in results(page).all():
+        cells = [" ".join(cell.split()) for cell in row.locator("td").all_inner_texts()]
+        when = row.locator("td time")
+        cells[0] = (when.get_attribute("data-utc") or when.inner_text()).removesuffix(" UTC")
+        rows.append(cells)
+    return rows
 
 
 def query_of(page: Page) -> dict[str, list[str]]:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from portal.services import audit
+from portal.services import accounts, audit
 from tests.support import (
     DEFAULT_PASSWORD,
     audit_rows,
@@ -49,7 +49,13 @@ def test_signed_out_visitors_are_sent_to_sign_in(client):
 
 def test_name_and_email_are_saved(app, emma, employee):
     response = post(
-        emma, "/profile/details", {"name": " Emma Rivers ", "email": "Emma.Rivers@Example.com"}
+        emma,
+        "/profile/details",
+        {
+            "name": " Emma Rivers ",
+            "email": "Emma.Rivers@Example.com",
+            "password": DEFAULT_PASSWORD,
+        },
     )
 
     assert response.status_code == 303
@@ -58,8 +64,65 @@ def test_name_and_email_are_saved(app, emma, employee):
     assert "Your profile is saved." in page_text(emma.get(response.headers["Location"]))
     (event,) = audit_rows(app, audit.PROFILE_CHANGED)
     assert event.actor_id == employee and event.ip == "127.0.0.1"
-    assert "email emma@example.com -> emma.rivers@example.com" in event.detail
+    assert event.detail == "name"
+    (changed,) = audit_rows(app, audit.EMAIL_CHANGED)
+    assert changed.actor_id == employee and changed.ip == "127.0.0.1"
+    assert changed.detail == "emma@example.com -> emma.rivers@example.com"
     assert sign_in(app.test_client(), "emma.rivers@example.com").status_code == 303
+
+
+def test_the_name_alone_changes_without_the_password(app, emma, employee):
+    response = post(emma, "/profile/details", {"name": "Emma Rivers", "email": "emma@example.com"})
+    assert response.status_code == 303
+    assert user_row(app, employee).name == "Emma Rivers"
+    assert audit_rows(app, audit.EMAIL_CHANGED) == []
+
+
+@pytest.mark.parametrize(
+    ("password", "message"),
+    [("", "Enter your current password to change your email."), ("wrong one", "not right")],
+)
+def test_a_new_email_needs_the_current_password(app, emma, employee, password, message):
+    response = post(
+        emma,
+        "/profile/details",
+        {"name": "Emma Rivers", "email": "emma.rivers@example.com", "password": password},
+    )
+    assert response.status_code == 422
+    assert message in page_text(response)
+    user = user_row(app, employee)
+    assert (user.name, user.email) == ("Emma Stone", "emma@example.com")
+    assert audit_rows(app, audit.EMAIL_CHANGED) == []
+    assert audit_rows(app, audit.PROFILE_CHANGED) == []
+    if password:
+        assert len(audit_rows(app, audit.PASSWORD_CONFIRM_FAILED)) == 1
+
+
+def test_the_details_form_asks_for_the_password_with_a_label(emma):
+    html = page_text(emma.get("/profile/"))
+    assert '<label class="field__label" for="password">Current password</label>' in html
+    assert 'autocomplete="current-password"' in html
+    assert "Needed only to change your email." in html
+
+
+def test_email_changes_are_rate_limited(app, emma, employee, limiter_clock):
+    for n in range(5):
+        response = post(
+            emma,
+            "/profile/details",
+            {"name": "Emma", "email": f"emma{n}@example.com", "password": DEFAULT_PASSWORD},
+        )
+        assert response.status_code == 303
+    refused = post(
+        emma,
+        "/profile/details",
+        {"name": "Emma", "email": "emma9@example.com", "password": DEFAULT_PASSWORD},
+    )
+    assert refused.status_code == 429
+    assert user_row(app, employee).email == "emma4@example.com"
+    # Saving the name alone is not held back.
+    kept = post(emma, "/profile/details", {"name": "Emma R", "email": "emma4@example.com"})
+    assert kept.status_code == 303
 
 
 def test_htmx_save_swaps_the_details_panel(app, emma, employee):
@@ -74,13 +137,28 @@ def test_htmx_save_swaps_the_details_panel(app, emma, employee):
 
 
 @pytest.mark.parametrize("email", ["bob@example.com", "BOB@Example.com"])
-def test_someone_elses_email_is_refused(app, emma, employee, make_user, email):
+def test_someone_elses_email_is_refused_without_saying_it_is_taken(
+    app, emma, employee, make_user, email
+):
     make_user("bob@example.com", name="Bob Brown")
-    response = post(emma, "/profile/details", {"name": "Emma Stone", "email": email})
+    # Without the password the form says nothing about the address at all.
+    unproven = post(emma, "/profile/details", {"name": "Emma Stone", "email": email})
+    assert unproven.status_code == 422
+    assert "Enter your current password to change your email." in page_text(unproven)
+    assert "cannot be used" not in page_text(unproven)
+
+    response = post(
+        emma,
+        "/profile/details",
+        {"name": "Emma Stone", "email": email, "password": DEFAULT_PASSWORD},
+    )
     assert response.status_code == 422
-    assert "Another account already uses this email." in page_text(response)
+    text = page_text(response)
+    assert accounts.EMAIL_REFUSED in text
+    assert "already" not in text and "another account" not in text.lower()
     assert user_row(app, employee).email == "emma@example.com"
     assert audit_rows(app, audit.PROFILE_CHANGED) == []
+    assert audit_rows(app, audit.EMAIL_CHANGED) == []
 
 
 @pytest.mark.parametrize(
@@ -115,7 +193,7 @@ def test_changing_the_password_signs_out_the_other_sessions(app, emma, other_cli
     assert sign_in(app.test_client(), "emma@example.com", NEW_PASSWORD).status_code == 303
     (event,) = audit_rows(app, audit.PASSWORD_CHANGED)
     assert event.actor_id == employee and event.ip == "127.0.0.1"
-    assert "1 other sessions ended" in event.detail
+    assert "1 other session ended" in event.detail
 
 
 def test_htmx_password_change_swaps_the_password_panel(emma):

@@ -6,6 +6,9 @@ from urllib.parse import urlsplit
 import pytest
 
 from portal.auth.current import COOKIE_NAME
+from portal.database import db
+from portal.models import STAGE_PASSWORD, User
+from portal.origin import Origin
 from portal.services import audit, sessions
 from tests.support import (
     audit_rows,
@@ -141,3 +144,23 @@ def test_ending_this_very_session_signs_out(app, two_browsers, employee):
     (event,) = audit_rows(app, audit.SIGN_OUT)
     assert (event.actor_id, event.subject_id) == (employee, employee)
     assert audit_rows(app, audit.SESSION_ENDED) == []
+
+
+def test_everywhere_else_counts_the_sessions_listed_not_pending_sign_ins(app, client, employee):
+    assert sign_in(client, "emma@example.com").status_code == 303
+    laptop = app.test_client()
+    assert sign_in(laptop, "emma@example.com", headers={"User-Agent": FIREFOX}).status_code == 303
+    # Two sign-ins left half-way (password typed, never finished) on other browsers.
+    # Two-step is off, so a pending row is made by hand, as a pending sign-in leaves it.
+    with app.app_context():
+        user = db.session.get(User, employee)
+        for _ in range(2):
+            sessions.start(user, STAGE_PASSWORD, Origin("10.0.0.9", IPHONE))
+        db.session.commit()
+    listed = page_text(client.get("/profile/security")).count("session-list__item")
+
+    response = post(client, "/profile/security/sessions/end-others", htmx=True)
+
+    assert listed == 2
+    assert "Signed out everywhere else (1 session)." in page_text(response)
+    assert session_count(app, employee) == 1

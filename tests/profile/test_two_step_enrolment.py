@@ -5,11 +5,14 @@ from portal.models import User
 from portal.services import audit, totp
 from tests.support import (
     audit_kinds,
+    audit_rows,
+    is_signed_in,
     page_text,
     post,
     recovery_code_hashes,
     recovery_codes_from_page,
     secret_from_page,
+    session_count,
     sign_in,
     totp_code,
     user_row,
@@ -232,3 +235,25 @@ def test_activity_done_by_an_administrator_says_so(client, app, employee, admin_
         db.session.commit()
     sign_in(client, "emma@example.com")
     assert "by an administrator" in page_text(client.get("/profile/security"))
+
+
+def test_turning_it_on_signs_out_every_other_session(client, other_client, app, employee, clock):
+    """A session opened elsewhere before enrolment (perhaps with a stolen password) does
+    not survive it; this browser stays signed in."""
+    sign_in(other_client, "emma@example.com")
+    sign_in(client, "emma@example.com")
+    assert session_count(app, employee) == 2
+    secret = secret_from_page(_start(client, clock))
+    response = post(
+        client,
+        "/profile/security/confirm",
+        {"code": totp_code(secret, clock)},
+        follow_redirects=True,
+    )
+    assert response.status_code == 200
+    assert "Your other sessions were signed out" in page_text(response)
+    assert session_count(app, employee) == 1
+    assert is_signed_in(client)
+    assert not is_signed_in(other_client)
+    [enabled] = [row for row in audit_rows(app, audit.TWO_STEP_ENABLED) if row.actor_id == employee]
+    assert enabled.detail == "1 other sessions ended"

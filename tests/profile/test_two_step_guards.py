@@ -9,9 +9,11 @@ import pytest
 
 from portal.services import totp
 from tests.support import (
+    CONFIRMED,
     DEFAULT_PASSWORD,
     HTMX_HEADERS,
     audit_kinds,
+    audit_rows,
     page_text,
     post,
     recovery_code_hashes,
@@ -108,7 +110,9 @@ def test_admin_reset_ends_the_employees_signed_in_sessions(
     sign_in_with_code(client, admin_secret, clock, email="ada@example.com")
 
     done = post(
-        client, f"/admin/employees/{employee}/reset-two-step", {"reason": "lost phone and codes"}
+        client,
+        f"/admin/employees/{employee}/reset-two-step",
+        {**CONFIRMED, "reason": "lost phone and codes"},
     )
     assert done.status_code == 303
     assert user_row(app, employee).totp_secret is None
@@ -143,7 +147,7 @@ def test_pending_enrolment_key_and_qr_are_hidden_once_the_password_is_stale(
     assert secret_from_page(page_text(again)) == secret
 
 
-def _enabled_with_unsaved_codes(client, clock) -> list[str]:
+def _enabled_with_unsaved_codes(client, clock) -> tuple[str, list[str]]:
     sign_in(client, "emma@example.com")
     secret = _start_enrolment(client)
     confirmed = post(
@@ -155,34 +159,127 @@ def _enabled_with_unsaved_codes(client, clock) -> list[str]:
     assert confirmed.status_code == 200
     codes = recovery_codes_from_page(page_text(confirmed))
     assert len(codes) == 10
-    assert client.get("/profile/security/recovery-codes.txt").status_code == 200  # while fresh
-    return codes
+    assert client.get("/profile/security/recovery-codes.txt").status_code == 200  # while new
+    clock.advance(seconds=30)  # the confirmation spent this time step
+    return secret, codes
 
 
-def test_unsaved_recovery_codes_are_hidden_once_the_password_is_stale(client, app, employee, clock):
-    codes = _enabled_with_unsaved_codes(client, clock)
-    clock.advance(minutes=6)
+SHOW_CODES_PROMPT = "To see them again, enter your password and a code from your app."
+
+
+def _assert_codes_hidden(client, codes) -> None:
     for headers in ({}, HTMX_HEADERS):
         page = page_text(client.get("/profile/security", headers=headers))
         assert recovery_codes_from_page(page) == []
         for code in codes:
             assert code not in page and code.replace("-", "") not in page
         assert "Your new recovery codes are waiting to be saved." in page
-        assert PASSWORD_PROMPT in page
+        assert SHOW_CODES_PROMPT in page
+    download = client.get("/profile/security/recovery-codes.txt")
+    assert download.status_code == 404
+    assert not any(code in page_text(download) for code in codes)
+
+
+def test_unsaved_recovery_codes_are_hidden_after_a_few_minutes(client, app, employee, clock):
+    _, codes = _enabled_with_unsaved_codes(client, clock)
+    clock.advance(minutes=6)
+    _assert_codes_hidden(client, codes)
     assert user_row(app, employee).unsaved_recovery_codes is not None
 
+
+def test_the_password_alone_does_not_show_unsaved_codes_again(
+    client, other_client, app, employee, clock
+):
+    """A stolen session and the password are not enough: codes are worth as much as
+    new ones, which need an app code too."""
+    secret, codes = _enabled_with_unsaved_codes(client, clock)
+    sign_in_with_code(other_client, secret, clock)  # another browser, signed in later
+    _assert_codes_hidden(other_client, codes)
+
+    again = post(
+        other_client,
+        "/profile/security/enable",
+        {"password": DEFAULT_PASSWORD},
+        follow_redirects=True,
+    )
+    assert recovery_codes_from_page(page_text(again)) == []
+    _assert_codes_hidden(other_client, codes)
+
+    # The session that made them, once its few minutes are over, is no different.
+    clock.advance(minutes=6)
+    _assert_codes_hidden(client, codes)
     again = post(
         client, "/profile/security/enable", {"password": DEFAULT_PASSWORD}, follow_redirects=True
     )
-    assert recovery_codes_from_page(page_text(again)) == codes
+    assert recovery_codes_from_page(page_text(again)) == []
+    _assert_codes_hidden(client, codes)
 
 
-def test_recovery_codes_download_is_gone_once_the_password_is_stale(client, app, employee, clock):
-    codes = _enabled_with_unsaved_codes(client, clock)
+@pytest.mark.parametrize("htmx", [False, True])
+def test_password_and_app_code_show_unsaved_codes_again(
+    client, other_client, app, employee, clock, htmx
+):
+    secret, codes = _enabled_with_unsaved_codes(client, clock)
+    sign_in_with_code(other_client, secret, clock)
+
+    wrong = post(
+        other_client,
+        "/profile/security/recovery-codes/show",
+        {"password": DEFAULT_PASSWORD, "code": wrong_code(secret, clock)},
+        htmx=htmx,
+    )
+    assert wrong.status_code == 422
+    assert "That code is not right" in page_text(wrong)
+    assert wrong_code(secret, clock) not in page_text(wrong)
+    assert recovery_codes_from_page(page_text(wrong)) == []
+    assert user_row(app, employee).second_step_failures == 1
+
+    # A recovery code does not do: it is one of the codes being asked for.
+    with_recovery = post(
+        other_client,
+        "/profile/security/recovery-codes/show",
+        {"password": DEFAULT_PASSWORD, "code": codes[0]},
+        htmx=htmx,
+    )
+    assert with_recovery.status_code == 422
+    assert recovery_codes_from_page(page_text(with_recovery)) == []
+    assert codes[0] not in page_text(with_recovery)
+
+    shown = post(
+        other_client,
+        "/profile/security/recovery-codes/show",
+        {"password": DEFAULT_PASSWORD, "code": totp_code(secret, clock)},
+        htmx=htmx,
+    )
+    if htmx:
+        assert shown.status_code == 200
+        page = page_text(shown)
+    else:
+        assert shown.status_code == 303
+        page = page_text(other_client.get(shown.headers["Location"]))
+    assert "Here are your recovery codes again." in page
+    assert recovery_codes_from_page(page) == codes
+    download = other_client.get("/profile/security/recovery-codes.txt")
+    assert download.status_code == 200 and all(code in page_text(download) for code in codes)
+    assert "recovery_codes_shown" in [
+        row.kind for row in audit_rows(app) if row.actor_id == employee
+    ]
+    # Only the session that proved itself: the first one still does not see them.
     clock.advance(minutes=6)
-    response = client.get("/profile/security/recovery-codes.txt")
-    assert response.status_code == 404
-    assert not any(code in page_text(response) for code in codes)
+    _assert_codes_hidden(client, codes)
+
+
+def test_showing_codes_again_needs_the_password(client, other_client, app, employee, clock):
+    secret, codes = _enabled_with_unsaved_codes(client, clock)
+    sign_in_with_code(other_client, secret, clock)
+    refused = post(
+        other_client,
+        "/profile/security/recovery-codes/show",
+        {"password": "not my password", "code": totp_code(secret, clock)},
+    )
+    assert refused.status_code == 422
+    assert "The password is not right." in page_text(refused)
+    _assert_codes_hidden(other_client, codes)
 
 
 # --- CSRF holds for htmx too ----------------------------------------------------------
