@@ -76,9 +76,9 @@ DESCRIPTIONS = {
     TWO_STEP_DEADLINE_EXTENDED: "Deadline for two-step authentication extended",
     SIGN_IN_REFUSED_OVERDUE: "Sign-in refused: two-step authentication not set up by the deadline",
     TWO_STEP_UNLOCKED: "Code step unlocked by an administrator",
-    BROWSER_REMEMBERED: "Browser remembered: it skips the code step for a while",
-    REMEMBERED_BROWSER_FORGOTTEN: "A remembered browser was forgotten",
-    REMEMBERED_BROWSERS_FORGOTTEN: "Every remembered browser was forgotten",
+    BROWSER_REMEMBERED: "Browser remembered",
+    REMEMBERED_BROWSER_FORGOTTEN: "A remembered browser forgotten",
+    REMEMBERED_BROWSERS_FORGOTTEN: "Every remembered browser forgotten",
 }
 
 

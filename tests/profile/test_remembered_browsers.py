@@ -190,3 +190,21 @@ def test_the_panel_refreshes_alone(app, client, two_remembered):
     plain = client.get("/profile/security/remembered-browsers")
     assert plain.status_code == 303
     assert plain.headers["Location"].endswith("/profile/security#remembered-browsers")
+
+
+def test_the_activity_list_tells_remembering_forgetting_and_the_skipped_code(
+    app, client, employee, two_remembered
+):
+    post(client, "/logout")
+    assert sign_in(client, "emma@example.com").headers["Location"] == "/profile/security"
+    text = text_of(page_text(client.get(PAGE)))
+    assert (
+        "Signed in · with the password; the code was not asked in this remembered browser" in text
+    )
+    assert "Browser remembered · the code is not asked in it for 30 days" in text
+
+    post(client, "/profile/security/remembered-browsers/forget-all")
+    text = text_of(page_text(client.get(PAGE)))
+    assert (
+        "Every remembered browser forgotten · 2 browsers, forgotten from the Security page" in text
+    )
