@@ -32,6 +32,12 @@ def sign_in_address() -> str:
     return address()
 
 
+def say_session_ended() -> None:
+    from portal.auth.current import say_session_ended as say
+
+    say()
+
+
 def _render(status: int, message: str | None = None, *, sign_in_again: bool = False):
     title, default_message = MESSAGES.get(status, ("Error", "Something went wrong."))
     context = {"status": status, "title": title, "message": message or default_message}
@@ -80,7 +86,10 @@ def init_app(app: Flask) -> None:
                 400,
                 "This form has expired or was not sent from the portal. Reload the page and try again.",
             )
-        # Most often: signed out in another tab, which renews the form token.
+        # Most often: signed out in another tab, which renews the form token (and, in
+        # the same browser, takes the session cookie too). htmx goes on to sign in.
+        if wants_fragment():
+            say_session_ended()
         return _render(
             400,
             "You are signed out, or this form has expired. Sign in again, then retry.",

@@ -1,15 +1,33 @@
 """Form pieces shared by the blueprints."""
 
+from markupsafe import Markup
 from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, Regexp, ValidationError
+from wtforms.widgets import TextInput
 
 from portal.services.passwords import MAX_LENGTH, problem_with
+
+
+class CodeInput(TextInput):
+    """A text input that never writes its value back into the page: a code typed once (an
+    app code, a recovery code) is not shown again in clear after a refusal, and cannot
+    arrive filled in on the next form."""
+
+    def __call__(self, field, **kwargs) -> Markup:
+        kwargs["value"] = ""
+        return super().__call__(field, **kwargs)
+
+
+def secret_code_field(label: str, *, validators: list, **render_kw) -> StringField:
+    """A code field whose typed value is never rendered again (see CodeInput)."""
+    return StringField(label, validators=validators, widget=CodeInput(), render_kw=render_kw)
 
 
 def code_field(label: str = "Authentication code", **render_kw) -> StringField:
     """A six-digit code from the authenticator app."""
     return StringField(
         label,
+        widget=CodeInput(),
         validators=[
             DataRequired(message="Enter the 6-digit code from your authenticator app."),
             Length(max=20, message="Enter the 6-digit code from your authenticator app."),

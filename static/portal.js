@@ -52,6 +52,25 @@
     }
   });
 
+  // Using one panel clears what other panels and the page's flash messages still say:
+  // those notices were about an earlier action, and beside a new one they mislead.
+  // Panels that refresh on their own keep theirs (only a person's submit or click counts).
+  function clearOtherNotices(source) {
+    var panel = source.closest("[hx-target='this']");
+    if (!panel) return;
+    var notices = document.querySelectorAll("[data-notice], #alerts > *");
+    for (var i = 0; i < notices.length; i++) {
+      if (!panel.contains(notices[i])) notices[i].remove();
+    }
+  }
+  document.addEventListener("submit", function (event) {
+    clearOtherNotices(event.target);
+  });
+  document.addEventListener("click", function (event) {
+    var trigger = event.target.closest("a[hx-get], button[hx-post]");
+    if (trigger) clearOtherNotices(trigger);
+  });
+
   document.addEventListener("DOMContentLoaded", function () {
     document.documentElement.classList.add("js");
   });

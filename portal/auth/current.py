@@ -46,6 +46,13 @@ SET_UP_ENDPOINTS = frozenset(
         "static",
     }
 )
+SESSION_ENDED = (
+    "Your session has ended: it was signed out in another tab or browser, or unused for "
+    "too long. Sign in again to continue."
+)
+SIGN_IN_TIMED_OUT = (
+    "Your sign-in timed out before the code was entered. Enter your password again to continue."
+)
 OVERDUE_SIGNED_OUT = (
     "You were signed out: your company requires two-step authentication, and the "
     "deadline to set it up has passed. Contact your administrator."
@@ -77,7 +84,10 @@ def sign_in_address() -> str:
 
 def _sign_in_first():
     """A page that needs a signed-in user: htmx is sent to sign-in as a whole page, not a
-    sign-in form squeezed into a panel."""
+    sign-in form squeezed into a panel. A browser whose session ended meanwhile (signed
+    out here or from another browser) is told so on the sign-in page."""
+    if not tell_session_ended():
+        flash(login_manager.login_message, login_manager.login_message_category)
     if wants_fragment():
         return make_response(
             "You are signed out. Sign in again to continue.",
@@ -85,8 +95,23 @@ def _sign_in_first():
             {"Content-Type": "text/plain; charset=utf-8"},
             redirect=sign_in_address(),
         )
-    flash(login_manager.login_message, login_manager.login_message_category)
     return redirect(sign_in_address(), code=302)
+
+
+def tell_session_ended() -> bool:
+    """When this browser still holds the cookie of a session that no longer exists, the
+    sign-in page it is sent to says that the session ended; the dead cookie goes."""
+    if not request.cookies.get(COOKIE_NAME) or _session_row() is not None:
+        return False
+    say_session_ended()
+    return True
+
+
+def say_session_ended() -> None:
+    """The sign-in page this browser goes to next says that its session ended."""
+    if request.cookies.get(COOKIE_NAME):
+        g.clear_cookie = True
+    flash(SESSION_ENDED, "warning")
 
 
 def _session_row() -> UserSession | None:
@@ -100,6 +125,7 @@ def _session_row() -> UserSession | None:
             g.clear_cookie = True
             if expired_stage == STAGE_PASSWORD:
                 g.pending_expired = True
+                g.pending_expired_email = row.user.email
             row = None
         g.session_row = row
     return g.session_row
@@ -130,8 +156,18 @@ def _gate_pending_sign_in():
     if pending_sign_in() is not None:
         return redirect_to(url_for("auth.second_step"))
     if g.get("pending_expired"):
-        flash("Your sign-in took too long. Please start again.", "warning")
+        if request.endpoint == "auth.login" and request.method == "POST":
+            return None  # signing in afresh: the old attempt is no news
+        return timed_out()
     return None
+
+
+def timed_out():
+    """A pending sign-in ended before its code: say so, and offer the sign-in again with
+    the email filled in."""
+    flash(SIGN_IN_TIMED_OUT, "warning")
+    back = safe_next(request.args.get("next")) if request.endpoint in PENDING_ENDPOINTS else None
+    return redirect_to(url_for("auth.login", email=g.get("pending_expired_email"), next=back))
 
 
 def _gate_two_step_policy():

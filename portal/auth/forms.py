@@ -1,5 +1,5 @@
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, HiddenField, StringField
+from wtforms import BooleanField, HiddenField
 from wtforms.validators import DataRequired, Length
 
 from portal.forms import (
@@ -8,6 +8,7 @@ from portal.forms import (
     email_field,
     new_password_field,
     repeat_password_field,
+    secret_code_field,
 )
 
 
@@ -24,15 +25,13 @@ class CodeForm(FlaskForm):
 
 
 class RecoveryCodeForm(FlaskForm):
-    code = StringField(
+    code = secret_code_field(
         "Recovery code",
         validators=[DataRequired("Enter one of your recovery codes."), Length(max=40)],
-        render_kw={
-            "autocomplete": "one-time-code",
-            "spellcheck": "false",
-            "autocapitalize": "none",
-            "autofocus": True,
-        },
+        autocomplete="one-time-code",
+        spellcheck="false",
+        autocapitalize="none",
+        autofocus=True,
     )
 
 

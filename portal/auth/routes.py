@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from portal.auth import current, devices
@@ -137,6 +137,8 @@ def _code_step_limits(view):
 
 def _pending_or_restart():
     row = current.pending_sign_in()
+    if row is None and g.get("pending_expired"):
+        return None, current.timed_out()
     if row is None:
         flash("Please sign in again.", "info")
         return None, redirect(url_for("auth.login"), code=303)
@@ -186,6 +188,7 @@ def _code_step(
     context = {
         "form": form,
         "wait_notice": two_step.throttle_notice(row.user),
+        "wait_seconds": two_step.seconds_to_wait(row.user),
         "next": safe_next(request.args.get("next")),
         "remember_days": remember_days,
     }

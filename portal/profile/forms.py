@@ -9,6 +9,7 @@ from portal.forms import (
     new_password_field,
     printable,
     repeat_password_field,
+    secret_code_field,
 )
 from portal.services.passwords import MAX_LENGTH
 
@@ -55,17 +56,15 @@ class PasswordAndCodeForm(FlaskForm):
     """Guards turning off and moving to a new phone: an app code or a recovery code."""
 
     password = current_password_field("Your password", **{"data-autofocus": True})
-    code = StringField(
+    code = secret_code_field(
         "Code from your app, or a recovery code",
         validators=[
             DataRequired("Enter a code from your app or one of your recovery codes."),
             Length(max=40, message="That is not a code."),
         ],
-        render_kw={
-            "autocomplete": "one-time-code",
-            "spellcheck": "false",
-            "autocapitalize": "none",
-        },
+        autocomplete="one-time-code",
+        spellcheck="false",
+        autocapitalize="none",
     )
 
 

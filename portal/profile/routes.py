@@ -80,15 +80,23 @@ def change_password():
                 keep=current.current_session(),
                 origin=request_origin(),
             )
-        except accounts.WeakPassword as problem:
-            form.new_password.errors.append(str(problem))
-        except accounts.WrongPassword as error:
-            form.current_password.errors.append(str(error))
+        except accounts.PasswordChangeRefused as refused:
+            if refused.current:
+                form.current_password.errors.append(refused.current)
+            if refused.new:
+                form.new_password.errors.append(refused.new)
         else:
             return _saved(
                 "profile/_password.html",
                 "Your password is changed. Your other sessions were signed out.",
             )
+    elif form.current_password.data and not (
+        form.current_password.errors or form.csrf_token.errors
+    ):
+        # The other fields were refused: a wrong current password is said in the same round.
+        wrong = accounts.current_password_problem(current_user, form.current_password.data)
+        if wrong:
+            form.current_password.errors.append(wrong)
     return render_page_or_fragment(
         "profile/account.html",
         "profile/_password.html",

@@ -89,6 +89,7 @@ def _area_context(
         "guard_form": forms.get("guard_form") or PasswordAndCodeForm(formdata=None),
         "regenerate_form": forms.get("regenerate_form") or RegenerateCodesForm(formdata=None),
         "show_codes_form": forms.get("show_codes_form") or ShowCodesForm(formdata=None),
+        "wait_seconds": two_step.seconds_to_wait(current_user),
     }
 
 

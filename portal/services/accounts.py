@@ -22,8 +22,21 @@ class AccountError(Exception):
     """A rule refused the change; the message is for the person who asked."""
 
 
+WRONG_CURRENT_PASSWORD = "The current password is not right."
+
+
+class PasswordChangeRefused(AccountError):
+    """A password change refused, with what is wrong field by field (None where that field
+    is fine), so that every problem is said at once."""
+
+    def __init__(self, *, current: str | None = None, new: str | None = None) -> None:
+        super().__init__(" ".join(problem for problem in (current, new) if problem))
+        self.current = current
+        self.new = new
+
+
 class WrongPassword(AccountError):
-    """The password typed to confirm a change is not the account's."""
+    """The current password, asked for before a change, is not the account's."""
 
 
 class WeakPassword(AccountError):
@@ -99,6 +112,11 @@ def verify_password(user: User, password: str) -> bool:
     return password_hasher().verify(user.password_hash, password)
 
 
+def current_password_problem(user: User, password: str) -> str | None:
+    """What to say when ``password`` is not the account's; None when it is."""
+    return None if verify_password(user, password) else WRONG_CURRENT_PASSWORD
+
+
 def confirm_password(
     user: User, password: str, session: UserSession | None, origin: Origin
 ) -> bool:
@@ -131,10 +149,12 @@ def set_password(user: User, new_password: str) -> None:
 def change_password(
     user: User, current: str, new: str, *, keep: UserSession | None, origin: Origin
 ) -> None:
-    """Raises WeakPassword for a refused new password, WrongPassword for a wrong current one."""
-    check_new_password(new, email=user.email, name=user.name)
-    if not verify_password(user, current):
-        raise WrongPassword("The current password is not right.")
+    """Raises PasswordChangeRefused naming a wrong current password and a refused new one,
+    both when both are wrong."""
+    wrong_current = current_password_problem(user, current)
+    refused_new = problem_with(new, email=user.email, name=user.name)
+    if wrong_current or refused_new:
+        raise PasswordChangeRefused(current=wrong_current, new=refused_new)
     set_password(user, new)
     ended = sessions.end_all_except(user, keep)
     remembered_browsers.forget_all(

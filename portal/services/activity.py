@@ -188,6 +188,8 @@ def _happened(event: AuditEvent) -> tuple[str, str, bool]:
         return "Sign-in refused", "two-step authentication was not set up by the deadline", True
     if kind == audit.PROFILE_CHANGED:
         return _profile_change(detail), "", False
+    if kind == audit.EMAIL_CHANGED:
+        return _profile_change(f"email {detail}"), "", False
     if kind == audit.SIGN_OUT:
         return "Signed out", "", False
     if kind == audit.SESSION_ENDED:

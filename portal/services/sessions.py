@@ -14,6 +14,9 @@ from portal.origin import Origin
 from portal.services import audit, policy, remembered_browsers
 
 PENDING_LIFETIME = timedelta(minutes=5)
+# A pending sign-in stays open while the account must wait between code attempts (and
+# PENDING_LIFETIME after), so obeying the wait does not end it; never beyond this.
+PENDING_HARD_LIMIT = timedelta(minutes=40)
 FRESH_PASSWORD_WINDOW = timedelta(minutes=5)
 # Writing last_seen on every request would make each page view a write.
 LAST_SEEN_RESOLUTION = timedelta(minutes=1)
@@ -121,8 +124,18 @@ def find(token: str | None) -> UserSession | None:
 def is_expired(row: UserSession, idle_limit: timedelta) -> bool:
     now = clock.now()
     if row.stage == STAGE_PASSWORD:
-        return now - row.created_at > PENDING_LIFETIME
+        return now > pending_expires_at(row)
     return now - row.last_seen_at > idle_limit
+
+
+def pending_expires_at(row: UserSession) -> datetime:
+    """When a sign-in waiting for its code ends: PENDING_LIFETIME after the password step,
+    or after the end of the wait the account is under, whichever is later, and never
+    more than PENDING_HARD_LIMIT after the password step."""
+    started = row.created_at
+    wait_over = row.user.second_step_locked_until
+    alive_from = max(started, wait_over) if wait_over is not None else started
+    return min(alive_from + PENDING_LIFETIME, started + PENDING_HARD_LIMIT)
 
 
 def touch(row: UserSession, origin: Origin) -> None:

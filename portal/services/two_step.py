@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import or_, update
 
-from portal import clock
+from portal import clock, wording
 from portal.crypto import DecryptionError, Keyring
 from portal.database import db
 from portal.models import User, UserSession
@@ -80,13 +80,11 @@ def seconds_to_wait(user: User) -> int:
 
 def _wait_message(seconds: int, *, locked: bool) -> str:
     if locked:
-        minutes = max(1, round(seconds / 60))
-        unit = "minute" if minutes == 1 else "minutes"
         return (
             "Too many wrong codes: the code step is locked for this account. "
-            f"Try again in {minutes} {unit}, or ask your administrator for help."
+            f"Try again in {wording.duration(seconds)}, or ask your administrator for help."
         )
-    return f"Please wait {seconds} seconds before the next try."
+    return f"Please wait {wording.duration(seconds)} before the next try."
 
 
 def throttle_notice(user: User) -> str | None:

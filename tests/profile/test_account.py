@@ -64,7 +64,7 @@ def test_name_and_email_are_saved(app, emma, employee):
     assert "Your profile is saved." in page_text(emma.get(response.headers["Location"]))
     (event,) = audit_rows(app, audit.PROFILE_CHANGED)
     assert event.actor_id == employee and event.ip == "127.0.0.1"
-    assert event.detail == "name"
+    assert event.detail == "name Emma Stone -> Emma Rivers"
     (changed,) = audit_rows(app, audit.EMAIL_CHANGED)
     assert changed.actor_id == employee and changed.ip == "127.0.0.1"
     assert changed.detail == "emma@example.com -> emma.rivers@example.com"
@@ -237,3 +237,39 @@ def test_profile_posts_need_the_csrf_token(app, emma, employee):
     response = emma.post("/profile/details", data={"name": "Mallory", "email": "m@example.com"})
     assert response.status_code == 400
     assert user_row(app, employee).name == "Emma Stone"
+
+
+@pytest.mark.parametrize(
+    ("new", "confirm", "other_problem"),
+    [
+        ("short", "short", "Use at least 10 characters."),
+        (NEW_PASSWORD, "not the same one", "The two passwords differ."),
+        ("emma@example.com", "emma@example.com", "must not be your email"),
+    ],
+)
+@pytest.mark.parametrize("htmx", [False, True], ids=["plain", "htmx"])
+def test_a_wrong_current_password_is_said_with_the_other_problems(
+    app, emma, employee, new, confirm, other_problem, htmx
+):
+    before = user_row(app, employee).password_hash
+    response = change_password(emma, current="not my password", new=new, confirm=confirm, htmx=htmx)
+    assert response.status_code == 422
+    text = page_text(response)
+    assert "The current password is not right." in text
+    assert other_problem in text
+    assert user_row(app, employee).password_hash == before
+
+
+def test_the_right_current_password_is_not_flagged_with_other_problems(emma):
+    response = change_password(emma, new="short", confirm="short")
+    assert response.status_code == 422
+    assert "The current password is not right." not in page_text(response)
+
+
+def test_the_length_error_replaces_the_hint(emma):
+    shown = page_text(emma.get("/profile/"))
+    assert "At least 10 characters." in shown
+    response = change_password(emma, new="short", confirm="short", htmx=True)
+    text = page_text(response)
+    assert "Use at least 10 characters." in text
+    assert "At least 10 characters." not in text
