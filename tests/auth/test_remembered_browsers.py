@@ -401,3 +401,15 @@ def test_the_service_recognises_nobody_while_two_step_is_off(app, employee):
         user = db.session.get(User, employee)
         assert remembered_browsers.recognises(user, "anything") is False
         assert remembered_browsers.remember(user, ORIGIN) is None
+
+
+def test_a_deactivated_account_cannot_sign_in_and_its_browsers_are_forgotten(
+    app, client, clock, employee, admin_user, remembered
+):
+    with app.app_context():
+        employees.deactivate(
+            db.session.get(User, employee), by=db.session.get(User, admin_user), origin=ORIGIN
+        )
+    _voided_by(app, employee, "account deactivated")
+    assert sign_in(client, "emma@example.com").status_code == 422
+    assert client.get("/profile/").status_code != 200
