@@ -95,7 +95,9 @@ def authenticate(email: str, password: str, origin: Origin) -> User | None:
     matches = policy.verify(user.password_hash if user else None, password)
     if matches and user is not None and user.active:
         if user.password_hash and policy.needs_rehash(user.password_hash):
-            user.password_hash = policy.hash(password)
+            # The same password under new hashing parameters: remembered browsers stay.
+            with remembered_browsers.kept_across_rehash(user):
+                user.password_hash = policy.hash(password)
             db.session.commit()
         return user
     audit.record(

@@ -12,11 +12,13 @@ delete the rows (``forget_all``), so that the Security page lists only what coun
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 
 from portal import clock
 from portal.crypto import Keyring, hash_token, new_token
@@ -184,6 +186,20 @@ def forget_everyone() -> int:
     """The company turned the option off: no row counts any more, so none is kept. In the
     caller's transaction."""
     return db.rows_changed_by(delete(RememberedBrowser))
+
+
+@contextmanager
+def kept_across_rehash(user: User) -> Iterator[None]:
+    """Around a new hash of the same password (stronger hashing parameters): the user's
+    remembered browsers are bound to the new hash, since the password did not change.
+    In the caller's transaction."""
+    before = _fingerprint(user)
+    yield
+    db.rows_changed_by(
+        update(RememberedBrowser)
+        .where(RememberedBrowser.user_id == user.id, RememberedBrowser.fingerprint == before)
+        .values(fingerprint=_fingerprint(user))
+    )
 
 
 def count_all() -> int:

@@ -413,3 +413,25 @@ def test_a_deactivated_account_cannot_sign_in_and_its_browsers_are_forgotten(
     _voided_by(app, employee, "account deactivated")
     assert sign_in(client, "emma@example.com").status_code == 422
     assert client.get("/profile/").status_code != 200
+
+
+def test_a_new_hash_of_the_same_password_keeps_it(
+    app, make_app, client, clock, employee, remembered
+):
+    """Stronger hashing parameters rehash the password at the next sign-in: the password is
+    the same, so the browser stays remembered."""
+    before = user_hash(app, employee)
+    stronger = make_app(fast_hashing=False)
+    browser = stronger.test_client()
+    browser.set_cookie(REMEMBER_COOKIE_NAME, client.get_cookie(REMEMBER_COOKIE_NAME).value)
+
+    assert lands_without_code(browser)
+    assert user_hash(app, employee) != before
+    assert len(remembered_rows(app, employee)) == 1
+    post(browser, "/logout")
+    assert lands_without_code(browser)
+
+
+def user_hash(app, user_id: int) -> str:
+    with app.app_context():
+        return db.session.get(User, user_id).password_hash
