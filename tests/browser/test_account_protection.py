@@ -127,7 +127,9 @@ def test_a_new_email_needs_the_password_and_a_taken_one_is_not_named(
     expect(details.get_by_role("status")).to_have_text("Your profile is saved.")
     expect(details.get_by_label("Email")).to_have_value("eva.new@northwind.example")
     page.goto("/profile/security")
-    expect(page.locator("#activity")).to_contain_text("Email address changed")
+    expect(page.locator("#activity")).to_contain_text(
+        f"Email changed from {account.email} to eva.new@northwind.example"
+    )
 
 
 class OneWorkerServer(PortalServer):
