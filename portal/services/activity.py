@@ -225,6 +225,16 @@ def _happened(event: AuditEvent) -> tuple[str, str, bool]:
         return "Code step resumed", "", False
     if kind == audit.SETUP_COMPLETED:
         return "Set up the portal", detail, False
+    if kind == audit.BROWSER_REMEMBERED:
+        return audit.describe(kind), f"the code is not asked in it {detail}".strip(), False
+    if kind == audit.REMEMBERED_BROWSERS_FORGOTTEN:
+        count, _, because = detail.partition(" forgotten: ")
+        if count.isdigit():
+            return (
+                audit.describe(kind),
+                f"{plural(int(count), 'browser', 'browsers')}, {because}",
+                False,
+            )
     if kind == audit.TWO_STEP_POLICY_CHANGED:
         return "Changed the company's two-step authentication policy", detail, False
     return audit.describe(kind), detail, False
@@ -265,6 +275,8 @@ def _sign_in_method(detail: str) -> str:
     how = _METHODS.get(method.strip(), method.strip())
     if "paused" in rest:
         how += "; the code step is paused by an administrator"
+    elif "remembered browser" in rest:
+        how += "; the code was not asked in this remembered browser"
     return how
 
 

@@ -20,7 +20,16 @@ from portal.crypto import DecryptionError, Keyring
 from portal.database import db
 from portal.models import User, UserSession
 from portal.origin import Origin
-from portal.services import accounts, activity, audit, policy, recovery_codes, sessions, totp
+from portal.services import (
+    accounts,
+    activity,
+    audit,
+    policy,
+    recovery_codes,
+    remembered_browsers,
+    sessions,
+    totp,
+)
 from portal.wording import plural
 
 DELAY_FROM_FAILURE = 3
@@ -390,6 +399,9 @@ def confirm_enrolment(user: User, code: str, origin: Origin, keep: UserSession |
         )
         db.session.commit()
         return Outcome(ok=True, codes=codes)
+    remembered_browsers.forget_all(
+        user, because=remembered_browsers.BECAUSE_NEW_PHONE, origin=origin, actor=user
+    )
     audit.record(
         audit.DEVICE_CHANGED,
         origin=origin,
@@ -438,6 +450,9 @@ def reset(user: User, *, reason: str, origin: Origin | None, by: User | None) ->
     _remove_two_step(user)
     policy.restart_deadline(user)
     sessions.end_all_except(user, None)
+    remembered_browsers.forget_all(
+        user, because=remembered_browsers.BECAUSE_RESET, origin=origin, actor=by
+    )
     audit.record(audit.TWO_STEP_RESET, origin=origin, actor=by, subject=user, detail=reason)
     db.session.commit()
 
@@ -455,6 +470,9 @@ def turn_off(
         return refused
     _remove_two_step(user)
     ended = sessions.end_all_except(user, keep)
+    remembered_browsers.forget_all(
+        user, because=remembered_browsers.BECAUSE_TURNED_OFF, origin=origin, actor=user
+    )
     audit.record(
         audit.TWO_STEP_DISABLED,
         origin=origin,
