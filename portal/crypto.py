@@ -30,6 +30,7 @@ class Keyring:
         master = master_key.encode()
         self._secret_box = AESGCM(_derive(master, b"portal totp secret v1"))
         self._code_pepper = _derive(master, b"portal recovery code v1")
+        self._remember_key = _derive(master, b"portal remembered browser v1")
 
     def encrypt_secret(self, plaintext: str, *, user_id: int, purpose: str = "totp") -> bytes:
         # User and purpose are authenticated data: a ciphertext copied to another row or
@@ -47,6 +48,20 @@ class Keyring:
         # Keyed and salted with the account: a leaked table alone cannot be brute-forced.
         message = f"{user_id}:{normalized_code}".encode()
         return hmac.new(self._code_pepper, message, hashlib.sha256).hexdigest()
+
+    def account_fingerprint(
+        self, *, user_id: int, totp_secret: bytes | None, password_hash: str | None
+    ) -> str:
+        """A keyed hash of what a remembered browser is bound to: the account's two-step
+        secret (its stored ciphertext, new with each phone) and its password hash."""
+        message = b"\0".join(
+            [
+                str(user_id).encode(),
+                (totp_secret or b"").hex().encode(),
+                (password_hash or "").encode(),
+            ]
+        )
+        return hmac.new(self._remember_key, message, hashlib.sha256).hexdigest()
 
 
 def _aad(user_id: int, purpose: str) -> bytes:

@@ -34,6 +34,8 @@ AFTER_DEADLINE_REFUSE = "refuse"  # sign-in refused: the administrator must help
 AFTER_DEADLINE_SETUP = "setup"  # set-up required right after the password step
 DEFAULT_GRACE_DAYS = 5
 MAX_GRACE_DAYS = 90
+# How long a browser may skip the second step once its owner ticked "remember"; 0 = never.
+MAX_REMEMBER_DAYS = 90
 
 
 # Letters that Unicode does not decompose into a base letter and a mark.
@@ -63,6 +65,10 @@ class Company(Base):
             f"two_step_after_deadline IN ('{AFTER_DEADLINE_REFUSE}', '{AFTER_DEADLINE_SETUP}')",
             name="after_deadline_known",
         ),
+        CheckConstraint(
+            f"remember_browser_days BETWEEN 0 AND {MAX_REMEMBER_DAYS}",
+            name="remember_days_range",
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -81,6 +87,9 @@ class Company(Base):
     two_step_after_deadline: Mapped[str] = mapped_column(
         String(16), default=AFTER_DEADLINE_REFUSE, server_default=AFTER_DEADLINE_REFUSE
     )
+    # How many days a browser may skip the second step after a correct app code with
+    # "remember this browser" ticked; 0 turns the option off.
+    remember_browser_days: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # "Send authentication code to Notifications" (portal.services.notifications).
     sign_in_code_notices: Mapped[bool] = mapped_column(
         Boolean, default=False, server_default=expression.false()
@@ -184,6 +193,28 @@ class UserSession(Base):
     second_step_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship(back_populates="sessions")
+
+
+class RememberedBrowser(Base):
+    """A browser whose owner passed the second step with "remember this browser" ticked.
+
+    The browser's cookie holds a random token; only its SHA-256 is stored. The fingerprint
+    is a keyed hash of the account's two-step secret and password hash at that moment
+    (portal.crypto): a new phone, a reset, two-step turned off or a new password change
+    it, and with it every remembered browser of the account stops counting.
+    """
+
+    __tablename__ = "remembered_browsers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ip: Mapped[str] = mapped_column(String(45), default="")
+    user_agent: Mapped[str] = mapped_column(String(255), default="")
 
 
 class Invitation(Base):

@@ -22,7 +22,7 @@ from flask import Blueprint
 from sqlalchemy import select
 
 from portal.database import Base, db
-from portal.models import User
+from portal.models import Company, User
 from portal.services import first_run, invitations
 from tests.support import (
     DEFAULT_PASSWORD,
@@ -55,6 +55,7 @@ FORMACTION_FIELDS = {
         "mandatory": "checkbox",
         "grace_days": "number",
         "after_deadline": "radio",
+        "remember_days": "number",
     },
 }
 
@@ -83,6 +84,8 @@ HOSTILE_CASES = {
     "profile.show_recovery_codes": SIGNED_IN,
     "profile.end_session": SIGNED_IN,
     "profile.end_other_sessions": SIGNED_IN,
+    "profile.forget_remembered_browser": SIGNED_IN,
+    "profile.forget_all_remembered_browsers": SIGNED_IN,
     "profile.dismiss_deadline_banner": SIGNED_IN,
     "admin.add_employee": SIGNED_IN,
     "admin.deactivate": SIGNED_IN,
@@ -349,8 +352,12 @@ def worlds(app, request, clock):
 
         admin = make_user("ada@example.com", name="Ada Admin", admin=True)
         secret = enrol(admin)
-        # A second browser, so that the sessions list offers to end one.
-        for browser in (app.test_client(), client):
+        with app.app_context():
+            db.session.get(Company, 1).remember_browser_days = 30
+            db.session.commit()
+        # A second browser, so that the sessions list offers to end one, remembered so
+        # that the remembered browsers panel offers to forget it.
+        for browser, remember in ((app.test_client(), "y"), (client, "")):
             response = sign_in(browser, "ada@example.com")
             assert response.status_code == 303
             if secret:
@@ -358,15 +365,20 @@ def worlds(app, request, clock):
                 clock.advance(seconds=30)
                 response = browser.post(
                     "/login/code",
-                    data={"code": code, "csrf_token": csrf_token(browser, "/login/code")},
+                    data={
+                        "code": code,
+                        "remember": remember,
+                        "csrf_token": csrf_token(browser, "/login/code"),
+                    },
                 )
                 assert response.status_code == 303, page_text(response)
         with app.app_context():
-            from portal.models import UserSession
+            from portal.models import RememberedBrowser, UserSession
 
             values["session_id"] = db.session.scalars(
                 select(UserSession.id).where(UserSession.user_id == admin).order_by(UserSession.id)
             ).first()
+            values["browser_id"] = db.session.scalars(select(RememberedBrowser.id)).first() or 1
         with app.app_context():
             from portal.models import Notification
 

@@ -91,3 +91,22 @@ def test_password_form_does_not_echo_passwords(client, employee, htmx):
         htmx=htmx,
     )
     _assert_not_echoed(response, TYPED_PASSWORD, 'value="short"', 'value="other one"')
+
+
+@pytest.mark.parametrize("htmx", [False, True], ids=["plain", "htmx"])
+def test_showing_unsaved_codes_again_does_not_echo(client, employee, enrol, clock, htmx):
+    secret, codes = enrol(employee, codes_saved=False)
+    sign_in_with_code(client, secret, clock)
+    for password, code in [
+        (TYPED_PASSWORD, TYPED_CODE),
+        ("correct horse battery", wrong_code(secret, clock)),
+        ("correct horse battery", codes[0]),
+    ]:
+        response = post(
+            client,
+            "/profile/security/recovery-codes/show",
+            {"password": password, "code": code},
+            htmx=htmx,
+        )
+        typed = [code] if password == "correct horse battery" else [password, code]
+        _assert_not_echoed(response, *typed)

@@ -6,7 +6,7 @@ the second step, because only such a session is shown the sign-in codes; the com
 chooses whether the code of a pending sign-in goes to the account's notifications.
 
 Revision ID: c4f81e2a9d67
-Revises: e7c4b19a5d02
+Revises: c5e82f1d9a34
 Created: 2026-11-26
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "c4f81e2a9d67"
-down_revision = "e7c4b19a5d02"
+down_revision = "c5e82f1d9a34"
 branch_labels = None
 depends_on = None
 

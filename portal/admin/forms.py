@@ -11,6 +11,7 @@ from portal.models import (
     AFTER_DEADLINE_REFUSE,
     AFTER_DEADLINE_SETUP,
     MAX_GRACE_DAYS,
+    MAX_REMEMBER_DAYS,
     ROLE_ADMIN,
     ROLE_EMPLOYEE,
 )
@@ -70,6 +71,20 @@ def _whole_days(form, field) -> None:
         raise ValidationError(GRACE_DAYS_MESSAGE)
 
 
+REMEMBER_DAYS_MESSAGE = (
+    f"Enter how long to remember a browser as a whole number of days, from 0 to "
+    f"{MAX_REMEMBER_DAYS} (0 turns it off)."
+)
+
+
+def _remember_days(form, field) -> None:
+    text = field.data or ""
+    if text and not (
+        text.isascii() and text.isdigit() and len(text) <= 3 and int(text) <= MAX_REMEMBER_DAYS
+    ):
+        raise ValidationError(REMEMBER_DAYS_MESSAGE)
+
+
 class SecuritySettingsForm(FlaskForm):
     """The company's two-step policy; also what the live preview posts."""
 
@@ -93,11 +108,25 @@ class SecuritySettingsForm(FlaskForm):
         default=AFTER_DEADLINE_REFUSE,
         invalid_choice_message="Choose what happens after the deadline.",
     )
+    # Left empty, it is 0: browsers are not remembered.
+    remember_days = StringField(
+        "Remember a browser for",
+        validators=[_remember_days],
+        filters=[lambda value: value.strip() if isinstance(value, str) else value],
+        widget=NumberInput(min=0, max=MAX_REMEMBER_DAYS, step=1),
+        render_kw={"inputmode": "numeric", "autocomplete": "off"},
+    )
 
     @property
     def grace_days_value(self) -> int:
         """The grace period in days; only after the form validated."""
         return int(self.grace_days.data)
+
+    @property
+    def remember_days_value(self) -> int:
+        """How many days a browser may be remembered, 0 when off; only after the form
+        validated."""
+        return int(self.remember_days.data or 0)
 
 
 def _pause_days(form, field) -> None:

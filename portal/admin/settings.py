@@ -12,7 +12,7 @@ from flask_login import current_user
 from portal import clock
 from portal.admin.blueprint import admin, admin_required
 from portal.admin.forms import NotificationSettingsForm, SecuritySettingsForm, TestMailForm
-from portal.services import mail, notifications, policy
+from portal.services import mail, notifications, policy, remembered_browsers
 from portal.web import done, render_page_or_fragment, request_origin, wants_fragment
 from portal.wording import plural
 
@@ -33,6 +33,7 @@ def security_settings():
             mandatory=form.mandatory.data,
             grace_days=form.grace_days_value,
             after_deadline=form.after_deadline.data,
+            remember_days=form.remember_days_value,
             by=current_user,
             origin=request_origin(),
         )
@@ -67,6 +68,7 @@ def _form_of(saved: policy.CompanyPolicy) -> SecuritySettingsForm:
             "mandatory": saved.mandatory,
             "grace_days": str(saved.grace_days),
             "after_deadline": saved.after_deadline,
+            "remember_days": str(saved.remember_days),
         },
     )
 
@@ -95,6 +97,8 @@ def _context(form: SecuritySettingsForm, *, previewing: bool = False) -> dict:
         "saved": saved,
         "preview": preview,
         "previewing": previewing,
+        "remember_days": None if form.errors else form.remember_days_value,
+        "remembered_now": remembered_browsers.count_all(),
         # Turning it on needs the administrator's own two-step; keeping it on does not.
         "may_turn_on": saved.mandatory or current_user.two_step_enabled,
         "adoption": adoption,

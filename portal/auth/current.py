@@ -19,10 +19,13 @@ from portal.auth import devices
 from portal.extensions import login_manager
 from portal.models import STAGE_FULL, STAGE_PASSWORD, User, UserSession
 from portal.origin import Origin
-from portal.services import policy, sessions
+from portal.services import policy, remembered_browsers, sessions
 from portal.web import request_origin, safe_next, wants_fragment
 
 COOKIE_NAME = "portal_session"
+# A browser its owner asked to remember: it holds a random token (see
+# portal.services.remembered_browsers); sign-in itself still needs the password.
+REMEMBER_COOKIE_NAME = "portal_remembered"
 
 # What a pending sign-in may reach: the second step itself, and a way to give up.
 PENDING_ENDPOINTS = frozenset(
@@ -220,7 +223,13 @@ def _new_csrf_token() -> None:
 def begin(user: User, origin: Origin, *, method: str = "password") -> UserSession:
     """The password step passed: a brand-new session id for this browser, pending its
     second step or full; any row the browser had before is gone."""
-    token, row = sessions.begin_sign_in(user, origin, replacing=_session_row(), method=method)
+    token, row = sessions.begin_sign_in(
+        user,
+        origin,
+        replacing=_session_row(),
+        method=method,
+        remembered_token=remembered_token(),
+    )
     g.session_row = row
     g.new_cookie = token
     _new_csrf_token()
@@ -237,6 +246,25 @@ def complete_second_step(row: UserSession, origin: Origin, method: str) -> UserS
     _new_csrf_token()
     devices.remember(fresh.user)
     return fresh
+
+
+def remembered_token() -> str | None:
+    """The token of this browser's "remember this browser" cookie, if it has one."""
+    return request.cookies.get(REMEMBER_COOKIE_NAME)
+
+
+def remember_browser(user: User, origin: Origin) -> None:
+    """Remembers this browser for the company's number of days (nothing while the option
+    is off); the cookie goes with the response."""
+    remembered = remembered_browsers.remember(user, origin)
+    if remembered is not None:
+        token, row = remembered
+        g.remember_cookie = (token, row.expires_at - row.created_at)
+
+
+def forget_browser_cookie() -> None:
+    """This browser was forgotten: its cookie goes too."""
+    g.clear_remember_cookie = True
 
 
 def finish(origin: Origin) -> None:
@@ -264,4 +292,19 @@ def _write_cookie(response):
         )
     elif g.get("clear_cookie"):
         response.delete_cookie(COOKIE_NAME, path="/", httponly=True, samesite="Lax")
+    if g.get("remember_cookie"):
+        token, lifetime = g.remember_cookie
+        response.set_cookie(
+            REMEMBER_COOKIE_NAME,
+            token,
+            max_age=int(lifetime.total_seconds()),
+            httponly=True,
+            secure=config["HTTPS"],
+            samesite="Lax",
+            path="/",
+        )
+    elif g.get("clear_remember_cookie"):
+        response.delete_cookie(
+            REMEMBER_COOKIE_NAME, path="/", httponly=True, secure=config["HTTPS"], samesite="Lax"
+        )
     return response

@@ -1,5 +1,5 @@
 from flask_wtf import FlaskForm
-from wtforms import HiddenField
+from wtforms import BooleanField, HiddenField
 from wtforms.validators import DataRequired, Length
 
 from portal.forms import (
@@ -20,6 +20,8 @@ class SignInForm(FlaskForm):
 
 class CodeForm(FlaskForm):
     code = code_field(autofocus=True)
+    # Shown only where the company allows it; the page names the number of days.
+    remember = BooleanField("Remember this browser")
 
 
 class RecoveryCodeForm(FlaskForm):

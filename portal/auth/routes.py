@@ -15,6 +15,7 @@ from portal.services import (
     invitations,
     policy,
     recovery_codes,
+    remembered_browsers,
     sessions,
     two_step,
 )
@@ -148,7 +149,8 @@ def _pending_or_restart():
     return row, None
 
 
-def _complete_sign_in(row, method: str):
+def _complete_sign_in(row, method: str, *, remember: bool = False):
+    user = row.user
     try:
         current.complete_second_step(row, request_origin(), method)
     except sessions.AlreadyEnded:
@@ -156,11 +158,16 @@ def _complete_sign_in(row, method: str):
             "This sign-in was finished or cancelled in another tab. Please sign in again.", "info"
         )
         return redirect(url_for("auth.login"), code=303)
+    if remember:
+        current.remember_browser(user, request_origin())
     return redirect(safe_next(request.args.get("next")) or url_for("profile.security"), code=303)
 
 
-def _code_step(form, template: str, verify, method: str, on_success=None):
-    """The second step with one kind of code: the app's, or a recovery code."""
+def _code_step(
+    form, template: str, verify, method: str, on_success=None, *, remember_days: int = 0
+):
+    """The second step with one kind of code: the app's, or a recovery code. Only the
+    app's page offers to remember the browser (``remember_days`` above 0)."""
     row, restart = _pending_or_restart()
     if restart:
         return restart
@@ -170,7 +177,10 @@ def _code_step(form, template: str, verify, method: str, on_success=None):
         if outcome.ok:
             if on_success:
                 on_success(row.user)
-            return _complete_sign_in(row, method)
+            remember = remember_days > 0 and bool(
+                getattr(form, "remember", None) and form.remember.data
+            )
+            return _complete_sign_in(row, method, remember=remember)
         form.code.errors.append(outcome.message)
         status = 429 if outcome.throttled else 422
     elif request.method == "POST":
@@ -180,6 +190,7 @@ def _code_step(form, template: str, verify, method: str, on_success=None):
         "wait_notice": two_step.throttle_notice(row.user),
         "wait_seconds": two_step.seconds_to_wait(row.user),
         "next": safe_next(request.args.get("next")),
+        "remember_days": remember_days,
     }
     return render_template(template, **context), status
 
@@ -188,7 +199,11 @@ def _code_step(form, template: str, verify, method: str, on_success=None):
 @_code_step_limits
 def second_step():
     return _code_step(
-        CodeForm(), "auth/second_step.html", two_step.verify_sign_in_code, "authenticator app"
+        CodeForm(),
+        "auth/second_step.html",
+        two_step.verify_sign_in_code,
+        "authenticator app",
+        remember_days=remembered_browsers.days_allowed(),
     )
 
 

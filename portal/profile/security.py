@@ -25,7 +25,15 @@ from portal.profile.forms import (
     RegenerateCodesForm,
     ShowCodesForm,
 )
-from portal.services import accounts, activity, policy, recovery_codes, sessions, two_step
+from portal.services import (
+    accounts,
+    activity,
+    policy,
+    recovery_codes,
+    remembered_browsers,
+    sessions,
+    two_step,
+)
 from portal.web import done, render_page_or_fragment, request_origin, wants_fragment
 from portal.wording import plural
 
@@ -46,6 +54,21 @@ def _panels_context() -> dict[str, Any]:
         "activity": activity.for_person(
             current_user, shown=activity.shown_count(request.args.get("activity"))
         ),
+        **_remembered_context(),
+    }
+
+
+def _remembered_context() -> dict[str, Any]:
+    """The remembered browsers panel: drawn while the company allows remembering and the
+    employee has two-step on (or still has a remembered browser to forget)."""
+    remembered = remembered_browsers.remembered_for(current_user)
+    this_browser = remembered_browsers.owned_by(current_user, current.remembered_token())
+    days = remembered_browsers.days_allowed()
+    return {
+        "remembered": remembered,
+        "remember_days": days,
+        "shows_remembered": bool(remembered) or (days > 0 and current_user.two_step_enabled),
+        "this_browser_id": this_browser.id if this_browser else None,
     }
 
 
@@ -344,3 +367,47 @@ def activity_panel():
         return redirect(url_for("profile.security", activity=shown) + "#activity", code=303)
     page = activity.for_person(current_user, shown=shown)
     return render_template("profile/_activity.html", activity=page)
+
+
+# --- remembered browsers panel -------------------------------------------------------
+
+REMEMBERED_PANEL = "profile/_remembered_browsers.html"
+
+
+def _remembered_done(message: str):
+    return done(
+        message,
+        fragment=REMEMBERED_PANEL,
+        redirect_to=url_for("profile.security") + "#remembered-browsers",
+        trigger=CHANGED,
+        **_remembered_context(),
+    )
+
+
+@profile.get("/security/remembered-browsers")
+@login_required
+def remembered_browsers_panel():
+    if not wants_fragment():
+        return redirect(url_for("profile.security") + "#remembered-browsers", code=303)
+    return render_template(REMEMBERED_PANEL, **_remembered_context())
+
+
+@profile.post("/security/remembered-browsers/<int:browser_id>/forget")
+@login_required
+def forget_remembered_browser(browser_id: int):
+    this_browser = remembered_browsers.owned_by(current_user, current.remembered_token())
+    if not remembered_browsers.forget(current_user, browser_id, request_origin()):
+        abort(404)
+    if this_browser is not None and this_browser.id == browser_id:
+        current.forget_browser_cookie()
+    return _remembered_done("That browser is forgotten: it will ask for the code again.")
+
+
+@profile.post("/security/remembered-browsers/forget-all")
+@login_required
+def forget_all_remembered_browsers():
+    forgotten = remembered_browsers.forget_all_asked(current_user, request_origin())
+    if current.remembered_token():
+        current.forget_browser_cookie()
+    browsers = plural(forgotten, "browser is", "browsers are")
+    return _remembered_done(f"{browsers} forgotten: each will ask for the code again.")

@@ -13,7 +13,7 @@ from portal import clock
 from portal.database import db
 from portal.models import ROLE_ADMIN, ROLE_EMPLOYEE, User, UserSession, fold_for_search
 from portal.origin import Origin
-from portal.services import audit, sessions
+from portal.services import audit, remembered_browsers, sessions
 from portal.services.passwords import PasswordHasher, problem_with
 from portal.wording import plural
 
@@ -95,7 +95,9 @@ def authenticate(email: str, password: str, origin: Origin) -> User | None:
     matches = policy.verify(user.password_hash if user else None, password)
     if matches and user is not None and user.active:
         if user.password_hash and policy.needs_rehash(user.password_hash):
-            user.password_hash = policy.hash(password)
+            # The same password under new hashing parameters: remembered browsers stay.
+            with remembered_browsers.kept_across_rehash(user):
+                user.password_hash = policy.hash(password)
             db.session.commit()
         return user
     audit.record(
@@ -157,6 +159,9 @@ def change_password(
         raise PasswordChangeRefused(current=wrong_current, new=refused_new)
     set_password(user, new)
     ended = sessions.end_all_except(user, keep)
+    remembered_browsers.forget_all(
+        user, because=remembered_browsers.BECAUSE_PASSWORD_CHANGED, origin=origin, actor=user
+    )
     if keep is not None:
         sessions.confirm_password(keep)
     audit.record(

@@ -196,7 +196,12 @@ def _happened(event: AuditEvent) -> tuple[str, str, bool]:
         return "Signed out another session", "", False
     if kind == audit.OTHER_SESSIONS_ENDED:
         return "Signed out everywhere else", _sessions_ended(detail, other=False), False
-    if kind in (audit.PASSWORD_CHANGED, audit.DEVICE_CHANGED, audit.TWO_STEP_DISABLED):
+    if kind in (
+        audit.PASSWORD_CHANGED,
+        audit.DEVICE_CHANGED,
+        audit.TWO_STEP_ENABLED,
+        audit.TWO_STEP_DISABLED,
+    ):
         return audit.describe(kind), _sessions_ended(detail, other=True), False
     if kind == audit.RECOVERY_CODE_USED:
         left = _number(detail)
@@ -220,6 +225,16 @@ def _happened(event: AuditEvent) -> tuple[str, str, bool]:
         return "Code step resumed", "", False
     if kind == audit.SETUP_COMPLETED:
         return "Set up the portal", detail, False
+    if kind == audit.BROWSER_REMEMBERED:
+        return audit.describe(kind), f"the code is not asked in it {detail}".strip(), False
+    if kind == audit.REMEMBERED_BROWSERS_FORGOTTEN:
+        count, _, because = detail.partition(" forgotten: ")
+        if count.isdigit():
+            return (
+                audit.describe(kind),
+                f"{plural(int(count), 'browser', 'browsers')}, {because}",
+                False,
+            )
     if kind == audit.TWO_STEP_POLICY_CHANGED:
         return "Changed the company's two-step authentication policy", detail, False
     return audit.describe(kind), detail, False
@@ -260,6 +275,8 @@ def _sign_in_method(detail: str) -> str:
     how = _METHODS.get(method.strip(), method.strip())
     if "paused" in rest:
         how += "; the code step is paused by an administrator"
+    elif "remembered browser" in rest:
+        how += "; the code was not asked in this remembered browser"
     return how
 
 

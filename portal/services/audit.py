@@ -40,6 +40,9 @@ TWO_STEP_RESUMED = "two_step_resumed"
 TWO_STEP_DEADLINE_EXTENDED = "two_step_deadline_extended"
 SIGN_IN_REFUSED_OVERDUE = "sign_in_refused_overdue"
 TWO_STEP_UNLOCKED = "two_step_unlocked"
+BROWSER_REMEMBERED = "browser_remembered"
+REMEMBERED_BROWSER_FORGOTTEN = "remembered_browser_forgotten"
+REMEMBERED_BROWSERS_FORGOTTEN = "remembered_browsers_forgotten"
 SIGN_IN_DENIED = "sign_in_denied"
 TEST_MAIL_QUEUED = "test_mail_queued"
 
@@ -75,6 +78,9 @@ DESCRIPTIONS = {
     TWO_STEP_DEADLINE_EXTENDED: "Deadline for two-step authentication extended",
     SIGN_IN_REFUSED_OVERDUE: "Sign-in refused: two-step authentication not set up by the deadline",
     TWO_STEP_UNLOCKED: "Code step unlocked by an administrator",
+    BROWSER_REMEMBERED: "Browser remembered",
+    REMEMBERED_BROWSER_FORGOTTEN: "A remembered browser forgotten",
+    REMEMBERED_BROWSERS_FORGOTTEN: "Every remembered browser forgotten",
     SIGN_IN_DENIED: "Pending sign-in ended by the account's owner: \u201cThis wasn't me\u201d",
     TEST_MAIL_QUEUED: "Test mail queued",
 }

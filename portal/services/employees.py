@@ -15,7 +15,15 @@ from portal import clock
 from portal.database import db
 from portal.models import ROLE_ADMIN, ROLE_EMPLOYEE, Invitation, User
 from portal.origin import Origin
-from portal.services import accounts, audit, invitations, policy, sessions, two_step
+from portal.services import (
+    accounts,
+    audit,
+    invitations,
+    policy,
+    remembered_browsers,
+    sessions,
+    two_step,
+)
 from portal.services.accounts import AccountError
 from portal.services.policy import Standing, TwoStepStanding
 from portal.wording import plural
@@ -166,6 +174,9 @@ def deactivate(employee: User, *, by: User, origin: Origin) -> int:
         raise AccountError("This account is already deactivated.")
     employee.active = False
     ended = sessions.end_all_except(employee, None)
+    remembered_browsers.forget_all(
+        employee, because=remembered_browsers.BECAUSE_DEACTIVATED, origin=origin, actor=by
+    )
     audit.record(
         audit.EMPLOYEE_DEACTIVATED,
         origin=origin,
@@ -203,6 +214,9 @@ def reset_password(employee: User, *, by: User, origin: Origin) -> str:
     )
     employee.password_hash = None
     ended = sessions.end_all_except(employee, None)
+    remembered_browsers.forget_all(
+        employee, because=remembered_browsers.BECAUSE_PASSWORD_RESET, origin=origin, actor=by
+    )
     token = invitations.issue(employee, purpose, by=by)
     audit.record(
         audit.PASSWORD_RESET_ISSUED,

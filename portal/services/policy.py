@@ -26,12 +26,13 @@ from portal.models import (
     AFTER_DEADLINE_SETUP,
     DEFAULT_GRACE_DAYS,
     MAX_GRACE_DAYS,
+    MAX_REMEMBER_DAYS,
     AuditEvent,
     Company,
     User,
 )
 from portal.origin import Origin
-from portal.services import audit, notifications
+from portal.services import audit, notifications, remembered_browsers
 from portal.wording import plural
 
 AFTER_DEADLINE_CHOICES = {
@@ -66,6 +67,8 @@ class CompanyPolicy:
     grace_days: int
     # AFTER_DEADLINE_REFUSE or AFTER_DEADLINE_SETUP.
     after_deadline: str
+    # How many days a browser may skip the second step once remembered; 0 = off.
+    remember_days: int = 0
 
     @property
     def grace(self) -> timedelta:
@@ -93,6 +96,7 @@ def _policy_of(company: Company) -> CompanyPolicy:
         mandatory_since=company.two_step_mandatory_since if mandatory else None,
         grace_days=company.two_step_grace_days,
         after_deadline=company.two_step_after_deadline,
+        remember_days=company.remember_browser_days,
     )
 
 
@@ -237,16 +241,31 @@ def may_turn_off_two_step(user: User) -> bool:
 
 
 def save_settings(
-    *, mandatory: bool, grace_days: int, after_deadline: str, by: User, origin: Origin
+    *,
+    mandatory: bool,
+    grace_days: int,
+    after_deadline: str,
+    by: User,
+    origin: Origin,
+    remember_days: int | None = None,
 ) -> None:
     """Saves the policy and records who changed what (old -> new); commits.
 
     Raises PolicyError for a value out of range, and for turning "mandatory" on when
     ``by`` has no two-step authentication of their own. Turning it off clears the
     deadline extensions given under it, so that they cannot apply to a later period.
+    ``remember_days`` (None: unchanged) is how long a browser may skip the second step;
+    setting it to 0 forgets every remembered browser, so none comes back if it is raised
+    again.
     """
     if not _whole_number(grace_days) or not 0 <= grace_days <= MAX_GRACE_DAYS:
         raise PolicyError(f"The grace period is a whole number of days from 0 to {MAX_GRACE_DAYS}.")
+    if remember_days is not None and (
+        not _whole_number(remember_days) or not 0 <= remember_days <= MAX_REMEMBER_DAYS
+    ):
+        raise PolicyError(
+            f"Remembering a browser is a whole number of days from 0 to {MAX_REMEMBER_DAYS}."
+        )
     if after_deadline not in AFTER_DEADLINE_CHOICES:
         raise PolicyError("Choose what happens after the deadline.")
     company = db.session.get(Company, 1)
@@ -282,11 +301,27 @@ def save_settings(
             f"after the deadline: {AFTER_DEADLINE_CHOICES[old.after_deadline]} -> "
             f"{AFTER_DEADLINE_CHOICES[after_deadline]}"
         )
+    if remember_days is not None and remember_days != old.remember_days:
+        company.remember_browser_days = remember_days
+        changes.append(
+            f"remember a browser: {remember_days_text(old.remember_days)} -> "
+            f"{remember_days_text(remember_days)}"
+        )
+        if remember_days == 0:
+            forgotten = remembered_browsers.forget_everyone()
+            if forgotten:
+                changes.append(
+                    f"{plural(forgotten, 'remembered browser', 'remembered browsers')} forgotten"
+                )
     if not changes:
         db.session.commit()  # nothing to write; ends the transaction and its row lock
         return
     audit.record(audit.TWO_STEP_POLICY_CHANGED, origin=origin, actor=by, detail="; ".join(changes))
     db.session.commit()
+
+
+def remember_days_text(days: int) -> str:
+    return plural(days, "day", "days") if days else "off"
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from portal.crypto import hash_token, new_token
 from portal.database import db
 from portal.models import STAGE_FULL, STAGE_PASSWORD, User, UserSession
 from portal.origin import Origin
-from portal.services import audit, notifications, policy
+from portal.services import audit, notifications, policy, remembered_browsers
 
 PENDING_LIFETIME = timedelta(minutes=5)
 # A pending sign-in stays open while the account must wait between code attempts (and
@@ -44,25 +44,47 @@ def start(
 
 
 def begin_sign_in(
-    user: User, origin: Origin, *, replacing: UserSession | None, method: str = "password"
+    user: User,
+    origin: Origin,
+    *,
+    replacing: UserSession | None,
+    method: str = "password",
+    remembered_token: str | None = None,
 ) -> tuple[str, UserSession]:
     """The password step passed: the browser's old row (if any) goes and a new one comes,
-    pending the second step when the account has two-step on (and no administrator
-    paused it), else fully signed in."""
+    pending the second step when the account has two-step on, else fully signed in.
+    The second step is spared while an administrator paused it, and in a browser the
+    employee had remembered (``remembered_token``, from its cookie), unless the account's
+    code step is locked after wrong codes."""
     if replacing is not None:
         end(replacing)
-    if user.two_step_enabled and not policy.second_step_paused(user):
+    paused = user.two_step_enabled and policy.second_step_paused(user)
+    remembered = (
+        user.two_step_enabled
+        and not paused
+        and not _code_step_locked(user)
+        and remembered_browsers.recognises(user, remembered_token)
+    )
+    if user.two_step_enabled and not paused and not remembered:
         token, row = start(user, STAGE_PASSWORD, origin)
         audit.record(audit.SIGN_IN_PASSWORD_PASSED, origin=origin, actor=user)
         notifications.sign_in_pending(user, row, origin)
     else:
         token, row = start(user, STAGE_FULL, origin)
-        if user.two_step_enabled:
+        if paused:
             method += "; second step paused by an administrator"
+        elif remembered:
+            method += "; second step skipped in a remembered browser"
         notifications.sign_in_completed(user, origin)
         audit.record(audit.SIGN_IN, origin=origin, actor=user, detail=method)
     db.session.commit()
     return token, row
+
+
+def _code_step_locked(user: User) -> bool:
+    """Wrong codes made the account wait: a remembered browser does not step around it."""
+    locked_until = user.second_step_locked_until
+    return locked_until is not None and locked_until > clock.now()
 
 
 def complete_second_step(

@@ -27,6 +27,7 @@ from portal.services import (
     notifications,
     policy,
     recovery_codes,
+    remembered_browsers,
     sessions,
     totp,
 )
@@ -421,11 +422,14 @@ def confirm_enrolment(user: User, code: str, origin: Origin, keep: UserSession |
             audit.TWO_STEP_ENABLED,
             origin=origin,
             actor=user,
-            detail=f"{ended} other sessions ended",
+            detail=f"{plural(ended, 'other session', 'other sessions')} ended",
         )
         notifications.notify(user, notifications.TWO_STEP_ON, origin=origin)
         db.session.commit()
         return Outcome(ok=True, codes=codes)
+    remembered_browsers.forget_all(
+        user, because=remembered_browsers.BECAUSE_NEW_PHONE, origin=origin, actor=user
+    )
     audit.record(
         audit.DEVICE_CHANGED,
         origin=origin,
@@ -475,6 +479,9 @@ def reset(user: User, *, reason: str, origin: Origin | None, by: User | None) ->
     _remove_two_step(user)
     policy.restart_deadline(user)
     sessions.end_all_except(user, None)
+    remembered_browsers.forget_all(
+        user, because=remembered_browsers.BECAUSE_RESET, origin=origin, actor=by
+    )
     audit.record(audit.TWO_STEP_RESET, origin=origin, actor=by, subject=user, detail=reason)
     notifications.notify(user, notifications.ADMIN_RESET, origin=origin, detail=reason)
     db.session.commit()
@@ -493,6 +500,9 @@ def turn_off(
         return refused
     _remove_two_step(user)
     ended = sessions.end_all_except(user, keep)
+    remembered_browsers.forget_all(
+        user, because=remembered_browsers.BECAUSE_TURNED_OFF, origin=origin, actor=user
+    )
     audit.record(
         audit.TWO_STEP_DISABLED,
         origin=origin,

@@ -4,6 +4,7 @@ from portal.database import db
 from portal.models import User
 from portal.services import audit, totp
 from tests.support import (
+    HTMX_HEADERS,
     audit_kinds,
     audit_rows,
     is_signed_in,
@@ -256,4 +257,6 @@ def test_turning_it_on_signs_out_every_other_session(client, other_client, app, 
     assert is_signed_in(client)
     assert not is_signed_in(other_client)
     [enabled] = [row for row in audit_rows(app, audit.TWO_STEP_ENABLED) if row.actor_id == employee]
-    assert enabled.detail == "1 other sessions ended"
+    assert enabled.detail == "1 other session ended"
+    activity = client.get("/profile/security/activity", headers=HTMX_HEADERS)
+    assert "1 other session signed out" in page_text(activity)
