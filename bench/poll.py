@@ -161,11 +161,19 @@ def _load(url: str, headers: dict[str, str]) -> Figures:
     return Figures(rate, latencies.get(50, float("nan")), latencies.get(99, float("nan")), errors)
 
 
-def _measure(app_path: str, path: str, env: dict[str, str], headers: dict[str, str]) -> Figures:
+def _measure(
+    app_path: str, path: str, env: dict[str, str], headers: dict[str, str], *, expect: str
+) -> Figures:
     port = _free_port()
     server = _serve(app_path, port, env)
     try:
-        return _load(f"http://127.0.0.1:{port}{path}", headers)
+        url = f"http://127.0.0.1:{port}{path}"
+        # What is measured must be the real answer (htmx's 286 "stop polling" is 2xx too).
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers)) as answer:
+            body = answer.read().decode()
+            if answer.status != 200 or expect not in body:
+                raise RuntimeError(f"{path} answered {answer.status}: {body[:200]!r}")
+        return _load(url, headers)
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -177,12 +185,13 @@ def run(workdir: Path) -> list[tuple[str, float, float, str]]:
         raise RuntimeError("wrk is not installed: run `make bench`, which installs it")
     env = _environment(workdir)
     cookie = _prepare(workdir, env)
-    hello = _measure("bench.hello:app", "/", env, {})
+    hello = _measure("bench.hello:app", "/", env, {}, expect="hello")
     poll = _measure(
         "wsgi:app",
         "/notifications/bell",
         env,
         {"Cookie": cookie, "HX-Request": "true"},
+        expect=f'id="bell-count">{UNREAD_NOTICES}<',
     )
     setting = f"gunicorn, {WORKERS} workers, wrk {CONNECTIONS} connections"
     # Figures without a target of their own carry an infinite bound (always met).

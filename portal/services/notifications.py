@@ -258,18 +258,48 @@ def bell_state(token_hash: str, *, idle: timedelta, engine: Engine) -> BellState
     It reads outside any ORM session, on ``engine`` (db.read_engine: connections that
     take no lock), since it is the most frequent request of all."""
     now = clock.now()
-    with engine.connect() as connection:
-        row = connection.execute(
-            bell_statement(),
-            {"token_hash": token_hash, **_waiting_bounds(now)},
-        ).first()
-    if row is None or row.stage == STAGE_PASSWORD or not row.active:
+    values = {"token_hash": token_hash, **_waiting_bounds(now)}
+    if engine.dialect.name == "sqlite":
+        found = _sqlite_bell_row(engine, values)
+    else:
+        with engine.connect() as connection:
+            found = connection.execute(bell_statement(), values).first()
+    if found is None:
         return None
-    if now - _utc(row.last_seen_at) > idle:
+    stage, last_seen_at, second_step_at, active, unread, live = found
+    if stage == STAGE_PASSWORD or not active or now - _utc(last_seen_at) > idle:
         return None
-    return BellState(
-        unread=row.unread, live_codes=row.live, may_see_codes=row.second_step_at is not None
-    )
+    return BellState(unread=unread, live_codes=live, may_see_codes=second_step_at is not None)
+
+
+@functools.cache
+def _sqlite_bell_sql(engine: Engine) -> tuple[str, tuple[str, ...], dict]:
+    compiled = bell_statement().compile(engine)
+    return str(compiled), tuple(compiled.positiontup or ()), dict(compiled.params)
+
+
+def _sqlite_bell_row(engine: Engine, values: dict) -> tuple | None:
+    """The same query on SQLite straight through the driver: SQLAlchemy's statement
+    machinery costs more than the query itself. Times are bound and read in the format
+    SQLAlchemy stores them in (naive UTC, "YYYY-MM-DD HH:MM:SS.ffffff")."""
+    sql, names, constants = _sqlite_bell_sql(engine)
+    given = {**constants, **values}
+    bound = [
+        value.astimezone(UTC).strftime(_SQLITE_TIME) if isinstance(value, datetime) else value
+        for value in (given[name] for name in names)
+    ]
+    connection = engine.raw_connection()
+    try:
+        row = connection.cursor().execute(sql, bound).fetchone()
+    finally:
+        connection.close()
+    if row is None:
+        return None
+    stage, last_seen_at, second_step_at, active, unread, live = row
+    return stage, datetime.fromisoformat(last_seen_at), second_step_at, active, unread, live
+
+
+_SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"
 
 
 def _utc(value: datetime) -> datetime:

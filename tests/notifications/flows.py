@@ -46,22 +46,40 @@ def code_notice_id(app, user_id: int) -> int:
 
 
 class QueryCounter:
-    """Counts the SQL statements the app's engine runs while it is open."""
+    """Counts the SQL statements the app's engines run while it is open: through
+    SQLAlchemy, and on SQLite also those sent to the driver directly (the bell's)."""
 
     def __init__(self, app) -> None:
         with app.app_context():
             self.engines = {db.engine, db.read_engine}
         self.statements: list[str] = []
 
+    def _counts(self, statement: str) -> bool:
+        return not statement.lstrip().upper().startswith(("BEGIN", "PRAGMA", "COMMIT", "ROLLBACK"))
+
     def _count(self, _conn, _cursor, statement, *_args):
-        if not statement.lstrip().upper().startswith(("BEGIN", "PRAGMA", "COMMIT", "ROLLBACK")):
+        if self._counts(statement):
             self.statements.append(statement)
+
+    def _trace(self, statement: str) -> None:
+        if self._counts(statement):
+            self.statements.append(statement)
+
+    def _watch(self, dbapi_connection, *_args):
+        dbapi_connection.set_trace_callback(self._trace)
 
     def __enter__(self):
         for engine in self.engines:
-            event.listen(engine, "before_cursor_execute", self._count)
+            if engine.dialect.name == "sqlite":
+                event.listen(engine, "checkout", self._watch)
+            else:
+                event.listen(engine, "before_cursor_execute", self._count)
         return self
 
     def __exit__(self, *_exc):
         for engine in self.engines:
-            event.remove(engine, "before_cursor_execute", self._count)
+            if engine.dialect.name == "sqlite":
+                event.remove(engine, "checkout", self._watch)
+                engine.pool.dispose()  # no connection keeps the trace
+            else:
+                event.remove(engine, "before_cursor_execute", self._count)
