@@ -8,7 +8,7 @@ from flask_login import current_user
 from markupsafe import Markup
 
 from portal.services import first_run, policy
-from portal.wording import plural
+from portal.wording import describe_browser, plural
 
 # In its last days the deadline banner stays, whatever the employee chose before.
 BANNER_URGENT_DAYS = 3
@@ -55,42 +55,6 @@ def when(value: datetime | None, *, seconds: bool = False, date: bool = False) -
     return Markup(
         '<time datetime="{iso}" title="{text}" data-local="{style}">{text}</time>'
     ).format(iso=utc.strftime("%Y-%m-%dT%H:%M:%SZ"), text=text, style=style)
-
-
-def describe_browser(user_agent: str) -> str:
-    """A short human name for a User-Agent string, such as "Firefox on Android"."""
-    if not user_agent:
-        return "Unknown browser"
-    ua = user_agent
-    browser = "Browser"
-    for needle, name in (
-        ("Edg/", "Edge"),
-        ("OPR/", "Opera"),
-        ("Firefox/", "Firefox"),
-        ("HeadlessChrome", "Headless Chrome"),
-        ("Chrome/", "Chrome"),
-        ("Chromium/", "Chromium"),
-        ("Safari/", "Safari"),
-        ("curl/", "curl"),
-        ("python", "Script"),
-    ):
-        if needle in ua:
-            browser = name
-            break
-    system = ""
-    for needle, name in (
-        ("Android", "Android"),
-        ("iPhone", "iPhone"),
-        ("iPad", "iPad"),
-        ("Windows", "Windows"),
-        ("Mac OS X", "macOS"),
-        ("CrOS", "ChromeOS"),
-        ("Linux", "Linux"),
-    ):
-        if needle in ua:
-            system = name
-            break
-    return f"{browser} on {system}" if system else browser
 
 
 def _two_step_deadline() -> dict:

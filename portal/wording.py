@@ -1,5 +1,6 @@
 """How the portal puts numbers into words, the same on every page and in every message:
-counts with the right plural, waits in words rather than raw seconds."""
+counts with the right plural, waits in words rather than raw seconds, a browser by name
+rather than its User-Agent string."""
 
 from __future__ import annotations
 
@@ -27,3 +28,39 @@ def duration(seconds: float) -> str:
         return f"about {minutes} minutes"
     hours = round(minutes / 60)
     return "about an hour" if hours == 1 else f"about {hours} hours"
+
+
+def describe_browser(user_agent: str) -> str:
+    """A short human name for a User-Agent string, such as "Firefox on Android"."""
+    if not user_agent:
+        return "Unknown browser"
+    ua = user_agent
+    browser = "Browser"
+    for needle, name in (
+        ("Edg/", "Edge"),
+        ("OPR/", "Opera"),
+        ("Firefox/", "Firefox"),
+        ("HeadlessChrome", "Headless Chrome"),
+        ("Chrome/", "Chrome"),
+        ("Chromium/", "Chromium"),
+        ("Safari/", "Safari"),
+        ("curl/", "curl"),
+        ("python", "Script"),
+    ):
+        if needle in ua:
+            browser = name
+            break
+    system = ""
+    for needle, name in (
+        ("Android", "Android"),
+        ("iPhone", "iPhone"),
+        ("iPad", "iPad"),
+        ("Windows", "Windows"),
+        ("Mac OS X", "macOS"),
+        ("CrOS", "ChromeOS"),
+        ("Linux", "Linux"),
+    ):
+        if needle in ua:
+            system = name
+            break
+    return f"{browser} on {system}" if system else browser

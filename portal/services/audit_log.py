@@ -28,7 +28,7 @@ from portal.database import db
 from portal.models import AuditEvent, User
 from portal.services import audit
 from portal.services.employees import clean_query
-from portal.templating import describe_browser
+from portal.wording import describe_browser
 
 PER_PAGE = 50
 # Pages reach this far back; beyond it the page asks for narrower filters (the CSV has

@@ -35,8 +35,9 @@ def table_rows(page: Page) -> list[list[str]]:
     rows = []
     for row in results(page).all():
         cells = [" ".join(cell.split()) for cell in row.locator("td").all_inner_texts()]
-        when = row.locator("td time")
-        cells[0] = (when.get_attribute("data-utc") or when.inner_text()).removesuffix(" UTC")
+        # The datetime attribute, which the script that localises the text leaves alone.
+        utc = row.locator("td time").get_attribute("datetime") or ""
+        cells[0] = utc.replace("T", " ").removesuffix("Z")
         rows.append(cells)
     return rows
 
