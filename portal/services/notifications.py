@@ -33,6 +33,7 @@ from portal.origin import Origin
 
 # sessions imports this module too: its names are read at call time.
 from portal.services import audit, mail, sessions, totp
+from portal.wording import describe_browser
 
 # Kinds, with the words the bell's list and the mail use.
 SIGN_IN_CODE = "sign_in_code"
@@ -118,8 +119,6 @@ def notify(
 def mail_body(
     user: User, kind: str, *, moment: datetime, origin: Origin | None, detail: str
 ) -> str:
-    from portal.templating import describe_browser
-
     lines = [f"Hello {user.name},", "", f"{title(kind)}."]
     if detail:
         lines.append(detail)
@@ -488,13 +487,7 @@ def deny_sign_in(user: User, notice_id: int, *, origin: Origin) -> None:
         .values(pending_session_id=None, read_at=clock.now())
         .execution_options(synchronize_session=False)
     )
-    where = f"sign-in attempt from {ip or 'an unknown address'} ({_browser(user_agent)})"
+    where = f"sign-in attempt from {ip or 'an unknown address'} ({describe_browser(user_agent)})"
     audit.record(audit.SIGN_IN_DENIED, origin=origin, actor=user, detail=f"{where} ended")
     notify_admins(SIGN_IN_DENIED, origin=origin, detail=f"{user.name} ({user.email}): {where}")
     db.session.commit()
-
-
-def _browser(user_agent: str) -> str:
-    from portal.templating import describe_browser
-
-    return describe_browser(user_agent)
