@@ -217,3 +217,29 @@ def test_a_reset_of_two_step_is_asked_then_leads_the_employee_to_set_it_up_again
     )
     expect(rita.locator("#two-step-area").get_by_role("button", name="Enable")).to_be_visible()
     camera.check(rita, "employee-prompted")
+
+
+@pytest.mark.parametrize("javascript", [True, False], ids=["htmx", "no-js"])
+def test_a_pause_with_a_bad_number_of_days_says_so_once(
+    open_context, admin, make_account, camera, javascript
+):
+    account = make_account("Pia Pause")
+    pia = open_context().new_page()
+    sign_in_with_password(pia, account.email)
+    expect(pia).to_have_url(re.compile(r"/profile/security$"))
+    enable_two_step(pia)
+
+    page = open_context(java_script_enabled=javascript).new_page()
+    open_employee(page, admin, account)
+    access(page).get_by_label("Pause for how many days").fill("")
+    access(page).get_by_role("button", name="Pause").click()
+    problem = "Enter a number of days from 0 to 365."
+    expect(access(page).get_by_label("Pause for how many days")).to_have_attribute(
+        "aria-invalid", "true"
+    )
+    expect(access(page).get_by_text(problem)).to_have_count(1)
+    expect(access(page).get_by_role("alert")).to_have_count(1)
+    if javascript:
+        camera.check(page, "pause-refused")
+    else:
+        screenshots_only(page, camera, "pause-refused")

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.browsing import type_into
+from tests.browser.browsing import SIZES, type_into
 from tests.browser.conftest import ADMIN_EMAIL, PASSWORD, set_up_over_http
 from tests.browser.server import PortalServer
 from tests.browser.two_step_flows import (
@@ -142,3 +142,28 @@ def test_the_preview_button_without_javascript(policy_portal, open_context, came
     expect(page).to_have_url(SETTINGS)
     expect(page.get_by_role("status")).to_have_text("Security settings saved.")
     expect(page.get_by_label("Grace period", exact=True)).to_have_value("30")
+
+
+def test_the_preview_figures_stay_inside_their_boxes(policy_portal, open_context, camera):
+    """The deadline, a date and a time as the viewer's browser writes them, wraps inside
+    its box rather than running over the box's edge."""
+    page = open_context(policy_portal).new_page()
+    sign_in_with_password(page, ADMIN_EMAIL)
+    enable_two_step(page)
+    page.goto("/admin/security")
+    page.get_by_label("Mandatory for all employees").check()
+    deadline = preview_figure(page, "Deadline for the others").locator("time")
+    expect(deadline).to_have_attribute("datetime", re.compile(r"^\d{4}-"))
+    for label, size in SIZES.items():
+        page.set_viewport_size(size)
+        overflowing = page.locator("#policy-preview .preview-figures > div").evaluate_all(
+            """boxes => boxes.flatMap(box => {
+                const edge = box.getBoundingClientRect().right
+                    - parseFloat(getComputedStyle(box).paddingRight);
+                return [...box.querySelectorAll("dt, dd, time")]
+                    .filter(part => part.getBoundingClientRect().right > edge + 0.5)
+                    .map(part => part.textContent.trim());
+            })"""
+        )
+        assert not overflowing, f"past the edge of their box at {label} width: {overflowing}"
+    camera.check(page, "preview-mandatory")

@@ -10,7 +10,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.browsing import tab_to, type_into
+from tests.browser.browsing import SIZES, tab_to, type_into
 from tests.browser.conftest import COMPANY, PASSWORD
 from tests.browser.two_step_flows import (
     Authenticator,
@@ -314,3 +314,27 @@ def test_enable_and_sign_in_without_javascript(open_context, make_account, camer
     enter_sign_in_code(page, app.code())
     expect(page).to_have_url(SECURITY_PAGE)
     expect(page.get_by_role("banner")).to_contain_text(account.name)
+
+
+@pytest.mark.parametrize("size", ["desktop", "phone"])
+def test_the_on_since_line_reads_as_one_sentence(page: Page, make_account, size):
+    """The time in "On since ... ." sits in the sentence's flow: no gap before the full stop,
+    the rest of the sentence on the same line, at either width."""
+    account = make_account("Sasha Sentence")
+    sign_in_with_password(page, account.email)
+    expect(page).to_have_url(SECURITY_PAGE)
+    enable_two_step(page)
+    page.set_viewport_size(SIZES[size])
+    line = two_step_area(page).locator("p", has_text="On since")
+    expect(line).to_contain_text(re.compile(r"On since \S.*\. Each sign-in asks"))
+    gap = line.evaluate(
+        """p => {
+            const time = p.querySelector("time");
+            const after = document.createRange();
+            after.setStart(time.nextSibling, 0);
+            after.setEnd(time.nextSibling, 1);
+            const stop = after.getBoundingClientRect(), stamp = time.getBoundingClientRect();
+            return {dx: stop.left - stamp.right, dy: Math.abs(stop.top - stamp.top)};
+        }"""
+    )
+    assert gap["dx"] < 1 and gap["dy"] < 2, f"the full stop is set apart from the time: {gap}"
