@@ -1,11 +1,12 @@
 """What every template may use: the company, the signed-in user, small filters."""
 
+import re
 from datetime import UTC, datetime
 
 from flask import Flask
 from flask import session as browser_session
 from flask_login import current_user
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from portal.services import first_run, policy
 from portal.wording import describe_browser, plural
@@ -25,6 +26,7 @@ def init_app(app: Flask) -> None:
         return {"company": company, **_two_step_deadline()}
 
     app.add_template_filter(when, "when")
+    app.add_template_filter(with_local_times, "with_local_times")
 
     @app.template_filter("day")
     def _day(deadline: datetime) -> str:
@@ -55,6 +57,26 @@ def when(value: datetime | None, *, seconds: bool = False, date: bool = False) -
     return Markup(
         '<time datetime="{iso}" title="{text}" data-local="{style}">{text}</time>'
     ).format(iso=utc.strftime("%Y-%m-%dT%H:%M:%SZ"), text=text, style=style)
+
+
+# A moment as audit details write it ("until 2026-11-29 07:52 UTC"): stored text, so the
+# page finds it in the text to show it in the viewer's time zone like any other.
+_STORED_MOMENT = re.compile(r"(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}) UTC")
+
+
+def with_local_times(text: str | None) -> Markup:
+    """``text`` escaped, each UTC moment in it written as a ``<time>`` (see ``when``)."""
+    if not text:
+        return Markup("")
+    parts = []
+    position = 0
+    for match in _STORED_MOMENT.finditer(text):
+        moment = datetime.strptime(f"{match[1]} {match[2]}", "%Y-%m-%d %H:%M").replace(tzinfo=UTC)
+        parts.append(escape(text[position : match.start()]))
+        parts.append(Markup(when(moment)))
+        position = match.end()
+    parts.append(escape(text[position:]))
+    return Markup("").join(parts)
 
 
 def _two_step_deadline() -> dict:

@@ -3,7 +3,7 @@ zone, and the UTC text for a browser without scripts."""
 
 from datetime import UTC, datetime
 
-from portal.templating import when
+from portal.templating import when, with_local_times
 
 
 def test_a_moment_is_a_time_element_with_its_utc_text():
@@ -23,3 +23,11 @@ def test_the_employees_list_gives_the_day_added_as_a_time_element(app, client, a
     sign_in(client, "ada@example.com")
     html = page_text(client.get("/admin/"))
     assert 'data-local="date">' in html
+
+
+def test_moments_in_stored_text_become_time_elements_and_the_rest_is_escaped():
+    marked = str(with_local_times("paused until 2026-11-29 07:52 UTC & <then>"))
+    assert marked.startswith('paused until <time datetime="2026-11-29T07:52:00Z"')
+    assert marked.endswith("</time> &amp; &lt;then&gt;")
+    assert str(with_local_times("no moment here")) == "no moment here"
+    assert str(with_local_times(None)) == ""

@@ -149,6 +149,16 @@ def test_an_event_without_anyone_signed_in_shows_dashes(app, admin_client):
     ]
 
 
+def test_a_moment_in_a_detail_is_a_time_element_for_the_viewers_zone(app, admin_client):
+    """Details keep their moments as UTC text; the page marks each as a <time>, so the
+    browser shows it in the viewer's zone like the When column, and escapes the rest."""
+    detail = "for 3 days, until 2026-11-29 07:52 UTC <b>"
+    record(app, audit.TWO_STEP_PAUSED, DAY, detail=detail)
+    html = page_text(admin_client.get("/admin/audit?kind=two_step_paused"))
+    assert 'for 3 days, until <time datetime="2026-11-29T07:52:00Z"' in html
+    assert "&lt;b&gt;" in html and "<b>" not in html
+
+
 def test_newest_first_with_the_same_second_ordered_by_id(app, admin_client, people):
     for detail in ("first", "second", "third"):
         record(app, audit.PROFILE_CHANGED, DAY, actor=people["bob"], detail=detail)
