@@ -41,7 +41,9 @@ def init_app(app: Flask) -> None:
         return describe_browser(user_agent or "")
 
 
-def when(value: datetime | None, *, seconds: bool = False, date: bool = False) -> Markup | str:
+def when(
+    value: datetime | None, *, seconds: bool = False, date: bool = False, exact: bool = False
+) -> Markup | str:
     """A moment as ``<time>``: UTC text that static/time.js rewrites in the viewer's time
     zone (relative when it is near; only the day with ``date``); without scripts the UTC
     text stays."""
@@ -54,9 +56,15 @@ def when(value: datetime | None, *, seconds: bool = False, date: bool = False) -
         text, style = utc.strftime("%Y-%m-%d %H:%M:%S UTC"), "seconds"
     else:
         text, style = utc.strftime("%Y-%m-%d %H:%M UTC"), "minutes"
+    # exact: never "in 15 minutes", for a moment that follows "until".
     return Markup(
-        '<time datetime="{iso}" title="{text}" data-local="{style}">{text}</time>'
-    ).format(iso=utc.strftime("%Y-%m-%dT%H:%M:%SZ"), text=text, style=style)
+        '<time datetime="{iso}" title="{text}" data-local="{style}"{exact}>{text}</time>'
+    ).format(
+        iso=utc.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        text=text,
+        style=style,
+        exact=Markup(" data-exact") if exact else "",
+    )
 
 
 # A moment as audit details write it ("until 2026-11-29 07:52 UTC"): stored text, so the
@@ -73,7 +81,7 @@ def with_local_times(text: str | None) -> Markup:
     for match in _STORED_MOMENT.finditer(text):
         moment = datetime.strptime(f"{match[1]} {match[2]}", "%Y-%m-%d %H:%M").replace(tzinfo=UTC)
         parts.append(escape(text[position : match.start()]))
-        parts.append(Markup(when(moment)))
+        parts.append(Markup(when(moment, exact=True)))
         position = match.end()
     parts.append(escape(text[position:]))
     return Markup("").join(parts)

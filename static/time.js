@@ -43,8 +43,9 @@
       var utc = element.getAttribute("data-utc");
       var style = element.getAttribute("data-local");
       var full = absolute(date, style);
-      // A day alone (such as the day an account was added) is never said relatively.
-      var said = style === "date" ? null : near(date, now);
+      // A day alone (such as the day an account was added) is never said relatively, nor is
+      // a moment after "until" ("until in 15 minutes" reads wrong): data-exact.
+      var said = style === "date" || element.hasAttribute("data-exact") ? null : near(date, now);
       element.textContent = said || full;
       element.setAttribute("title", said ? full + " (" + utc + ")" : utc);
     }

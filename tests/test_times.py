@@ -31,3 +31,10 @@ def test_moments_in_stored_text_become_time_elements_and_the_rest_is_escaped():
     assert marked.endswith("</time> &amp; &lt;then&gt;")
     assert str(with_local_times("no moment here")) == "no moment here"
     assert str(with_local_times(None)) == ""
+
+
+def test_a_moment_after_until_is_marked_exact_and_others_are_not():
+    moment = datetime(2026, 11, 26, 0, 44, tzinfo=UTC)
+    assert " data-exact>" in str(when(moment, exact=True))
+    assert "data-exact" not in str(when(moment))
+    assert " data-exact>" in str(with_local_times("paused until 2026-11-29 07:52 UTC"))

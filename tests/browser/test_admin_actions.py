@@ -136,11 +136,14 @@ def test_a_locked_code_step_shows_with_unlock(open_context, portal, admin, make_
     row = page.locator("#employee-results tbody tr", has_text=account.name)
     expect(row.locator(".badge", has_text="Locked")).to_be_visible()
     expect(row).to_contain_text("code step until")
+    expect(row).not_to_contain_text("until in ")
     camera.check(page, "list")
 
     row.get_by_role("link", name=account.name).click()
     expect(access(page).locator(".badge", has_text="Code step locked")).to_be_visible()
     expect(access(page)).to_contain_text("locked Luca Locked's code step until")
+    # A moment after "until" is a date and time, never "until in 15 minutes".
+    expect(access(page)).not_to_contain_text("until in ")
     camera.check(page, "locked")
     access(page).get_by_role("button", name="Unlock").click()
     expect(access(page).get_by_role("status")).to_have_text("Luca Locked can type codes again now.")
@@ -243,3 +246,20 @@ def test_a_pause_with_a_bad_number_of_days_says_so_once(
         camera.check(page, "pause-refused")
     else:
         screenshots_only(page, camera, "pause-refused")
+
+
+def test_the_administrators_header_keeps_its_links_on_one_row_on_a_desktop(
+    open_context, admin, make_account
+):
+    """Five links, the bell, the name and Sign out share one row at 1280 px: the bell is an
+    icon with its count, its word read out to screen readers only."""
+    account = make_account("Row Rhona")
+    page = open_context(viewport=SIZES["desktop"]).new_page()
+    path = open_employee(page, admin, account)
+    for url in ["/admin/", path, "/admin/security", "/admin/audit", "/profile/security"]:
+        page.goto(url)
+        tops = page.evaluate(
+            "() => [...document.querySelectorAll('.site-nav a')].map(a => a.offsetTop)"
+        )
+        assert len(set(tops)) == 1, (url, tops)
+        expect(page.get_by_role("link", name=re.compile("^Notifications"))).to_be_visible()
