@@ -16,7 +16,7 @@ from sqlalchemy.engine import URL, make_url
 from portal.database import db
 from portal.forms import EMAIL_PATTERN
 from portal.models import ROLE_ADMIN, ROLE_EMPLOYEE
-from portal.services import accounts, audit, first_run, mail, two_step
+from portal.services import accounts, audit, doctor, first_run, mail, two_step
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -37,6 +37,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(setup_link)
     app.cli.add_command(reset_two_step)
     app.cli.add_command(mail_worker)
+    app.cli.add_command(doctor_command)
 
 
 # Commands carry their own app context: `flask` pushes one for them, but an app's own
@@ -189,3 +190,16 @@ def mail_worker(once: bool, optional: bool):
             time.sleep(interval)
         if stopping:
             return
+
+
+@click.command("doctor", help="Check this deployment and say what to fix.")
+@with_appcontext
+def doctor_command():
+    findings = doctor.run()
+    for finding in findings:
+        click.echo(f"{'ok     ' if finding.ok else 'PROBLEM'} {finding.name}: {finding.message}")
+    problems = sum(not finding.ok for finding in findings)
+    if problems:
+        click.echo(f"{problems} problem{'s' if problems > 1 else ''} to fix.")
+        sys.exit(1)
+    click.echo("No problems found.")
