@@ -96,6 +96,22 @@ def test_short_and_identical_keys_are_refused(deployment):
     assert "the same" in result.message
 
 
+def test_an_instance_config_only_its_owner_reads_passes(deployment, tmp_path):
+    config = tmp_path / "instance" / "config.py"
+    config.write_text("SMTP_HOST = ''\n")
+    config.chmod(0o600)
+    assert finding(deployment(), doctor.check_key_file).ok
+
+
+def test_an_instance_config_others_may_read_is_a_problem(deployment, tmp_path):
+    config = tmp_path / "instance" / "config.py"
+    config.write_text("SMTP_HOST = ''\n")
+    config.chmod(0o644)
+    result = finding(deployment(), doctor.check_key_file)
+    assert not result.ok
+    assert f"chmod 600 {config}" in result.message
+
+
 # HTTPS and proxies
 
 

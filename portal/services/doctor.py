@@ -91,6 +91,21 @@ def check_keys() -> Finding:
     return Finding("keys", True, "SECRET_KEY and ENCRYPTION_KEY are set, long and your own.")
 
 
+def check_key_file() -> Finding:
+    path = Path(current_app.instance_path) / "config.py"
+    if not path.is_file():
+        return Finding("key file", True, f"No {path}: the keys come from the environment.")
+    mode = path.stat().st_mode & 0o777
+    if mode & 0o077:
+        return Finding(
+            "key file",
+            False,
+            f"{path} holds the keys but other users may read it (mode {mode:o}). "
+            f"Fix: chmod 600 {path}.",
+        )
+    return Finding("key file", True, f"{path} is readable by its owner only.")
+
+
 def check_https() -> Finding:
     config = current_app.config
     https, proxies = config["HTTPS"], config["TRUSTED_PROXIES"]
@@ -322,6 +337,7 @@ def check_mail() -> Finding:
 
 CHECKS: tuple[Callable[[], Finding], ...] = (
     check_keys,
+    check_key_file,
     check_https,
     check_proxies,
     check_database,
