@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import smtplib
 from collections.abc import Callable
@@ -41,6 +42,12 @@ NETWORK_FILE_SYSTEMS = {
 _KEY_VALUE = re.compile(
     r"(?:PORTAL_)?(SECRET_KEY|ENCRYPTION_KEY)\s*[=:]\s*[\"']?([^\"'\s`]+)", re.IGNORECASE
 )
+
+
+def _sentence(error: BaseException) -> str:
+    """An exception as part of a sentence: its first line, without a closing full stop."""
+    text = str(error).strip().splitlines()
+    return (text[0] if text else type(error).__name__).rstrip(".")
 
 
 @dataclass(frozen=True)
@@ -178,6 +185,8 @@ def _migration_state(database_url: str) -> tuple[str | None, str | None]:
 
     from portal.cli import alembic_config
 
+    # Alembic logs each step at INFO: the doctor's own lines are the report.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     head = ScriptDirectory.from_config(alembic_config(database_url)).get_current_head()
     engine = create_engine(
         database_url, poolclass=NullPool, connect_args=_connect_args(database_url)
@@ -215,7 +224,7 @@ def check_database() -> Finding:
         return Finding(
             "database",
             False,
-            f"Cannot reach the database {shown}: {reason}. Fix: check PORTAL_DATABASE_URL "
+            f"Cannot reach the database {shown}: {reason.rstrip('.')}. Fix: check PORTAL_DATABASE_URL "
             "and that the database server runs.",
         )
     if current != head:
@@ -299,7 +308,7 @@ def check_rate_limit_storage() -> Finding:
         return Finding(
             "rate limits",
             False,
-            f"Cannot reach the rate-limit storage {shown}: {error}. Fix: start it, or correct "
+            f"Cannot reach the rate-limit storage {shown}: {_sentence(error)}. Fix: start it, or correct "
             "PORTAL_RATELIMIT_STORAGE_URL.",
         )
     return Finding("rate limits", True, f"The rate-limit storage {shown} answers.")
@@ -329,7 +338,7 @@ def check_mail() -> Finding:
         return Finding(
             "mail",
             False,
-            f"Cannot reach the mail server {host}:{port}: {error or type(error).__name__}. "
+            f"Cannot reach the mail server {host}:{port}: {_sentence(error)}. "
             "Fix: correct PORTAL_SMTP_HOST and PORTAL_SMTP_PORT, or open the way to it.",
         )
     return Finding("mail", True, f"The mail server {host}:{port} answers.")
