@@ -180,13 +180,13 @@ def check_proxies() -> Finding:
 
 def _migration_state(database_url: str) -> tuple[str | None, str | None]:
     """(the database's revision, the newest revision); raises SQLAlchemyError if unreachable."""
+    # Alembic logs each step at INFO: the doctor's own lines are the report.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     from alembic.migration import MigrationContext
     from alembic.script import ScriptDirectory
 
     from portal.cli import alembic_config
 
-    # Alembic logs each step at INFO: the doctor's own lines are the report.
-    logging.getLogger("alembic").setLevel(logging.WARNING)
     head = ScriptDirectory.from_config(alembic_config(database_url)).get_current_head()
     engine = create_engine(
         database_url, poolclass=NullPool, connect_args=_connect_args(database_url)
