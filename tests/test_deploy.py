@@ -130,7 +130,9 @@ def test_nginx_serves_the_static_folder_and_allows_the_portals_largest_body():
     text = (DEPLOY / "portal.nginx").read_text()
     assert f"alias {APP_DIR}/static/;" in text
     assert (PROJECT_ROOT / "static").is_dir()
-    megabytes = int(re.search(r"client_max_body_size (\d+)m;", text).group(1))  # type: ignore[union-attr]
+    limit = re.search(r"client_max_body_size (\d+)m;", text)
+    assert limit is not None
+    megabytes = int(limit.group(1))
     assert megabytes * 1024 * 1024 == Defaults.MAX_CONTENT_LENGTH
 
 
