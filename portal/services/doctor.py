@@ -19,7 +19,7 @@ from portal.config import PROJECT_ROOT
 
 # A network check gives up after this many seconds.
 TIMEOUT = 3
-# Key files and documents whose example values must never be a deployment's keys.
+# Documents and files whose example values must never be a deployment's keys.
 EXAMPLE_SOURCES = ("README.md", "CONTRIBUTING.md", "deploy")
 KEY_NAMES = ("SECRET_KEY", "ENCRYPTION_KEY")
 SHORTEST_KEY = 32
@@ -263,7 +263,7 @@ def check_sqlite_disk(mounts: Path = Path("/proc/mounts")) -> Finding:
         point, fs_type = mount_of(path, mounts)
     except OSError as error:
         return Finding("sqlite disk", False, f"Cannot read {mounts}: {error.strerror}.")
-    if fs_type in NETWORK_FILE_SYSTEMS or fs_type.startswith(("nfs", "fuse.")):
+    if fs_type in NETWORK_FILE_SYSTEMS or fs_type.startswith("nfs"):
         return Finding(
             "sqlite disk",
             False,
