@@ -13,21 +13,10 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy.engine import URL, make_url
 
-from portal.database import db
+from portal.database import alembic_config, db
 from portal.forms import EMAIL_PATTERN
 from portal.models import ROLE_ADMIN, ROLE_EMPLOYEE
 from portal.services import accounts, audit, doctor, first_run, mail, two_step
-
-MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
-
-
-def alembic_config(database_url: str):
-    from alembic.config import Config
-
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
-    return config
 
 
 def init_app(app: Flask) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import (
     BigInteger,
@@ -28,6 +28,11 @@ ROLE_EMPLOYEE = "employee"
 
 STAGE_PASSWORD = "password"  # password passed, second step pending
 STAGE_FULL = "full"  # fully signed in
+# A sign-in waiting for its code ends this long after the password step; it stays open
+# while the account must wait between code attempts (and PENDING_LIFETIME after), so
+# obeying the wait does not end it, but never beyond PENDING_HARD_LIMIT.
+PENDING_LIFETIME = timedelta(minutes=5)
+PENDING_HARD_LIMIT = timedelta(minutes=40)
 
 # What happens to an employee who has not set two-step up by their deadline.
 AFTER_DEADLINE_REFUSE = "refuse"  # sign-in refused: the administrator must help

@@ -9,8 +9,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import func, inspect, select
 
 from portal import create_app
-from portal.cli import alembic_config
-from portal.database import db
+from portal.database import alembic_config, db
 from portal.models import ROLE_ADMIN, ROLE_EMPLOYEE, AuditEvent, User
 from portal.services import accounts, first_run
 from tests.support import recovery_code_hashes, sign_in, sign_in_with_code, user_row

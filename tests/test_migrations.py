@@ -22,8 +22,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 import portal.models  # noqa: F401  (registers every table on Base.metadata)
-from portal.cli import alembic_config
-from portal.database import Base
+from portal.database import Base, alembic_config
 
 POSTGRES_URL = os.environ.get("PORTAL_TEST_DATABASE_URL", "")
 

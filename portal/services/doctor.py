@@ -16,6 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from portal.config import PROJECT_ROOT
+from portal.database import alembic_config
 
 # A network check gives up after this many seconds.
 TIMEOUT = 3
@@ -184,8 +185,6 @@ def _migration_state(database_url: str) -> tuple[str | None, str | None]:
     logging.getLogger("alembic").setLevel(logging.WARNING)
     from alembic.migration import MigrationContext
     from alembic.script import ScriptDirectory
-
-    from portal.cli import alembic_config
 
     head = ScriptDirectory.from_config(alembic_config(database_url)).get_current_head()
     engine = create_engine(

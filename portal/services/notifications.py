@@ -21,6 +21,8 @@ from portal import clock
 from portal.crypto import DecryptionError
 from portal.database import UTCDateTime, db
 from portal.models import (
+    PENDING_HARD_LIMIT,
+    PENDING_LIFETIME,
     ROLE_ADMIN,
     STAGE_PASSWORD,
     AuditEvent,
@@ -30,9 +32,7 @@ from portal.models import (
     UserSession,
 )
 from portal.origin import Origin
-
-# sessions imports this module too: its names are read at call time.
-from portal.services import audit, mail, sessions, totp
+from portal.services import audit, mail, totp
 from portal.wording import describe_browser
 
 # Kinds, with the words the bell's list and the mail use.
@@ -318,8 +318,8 @@ def unread_count(user: User) -> int:
 
 def _waiting_bounds(now: datetime) -> dict[str, datetime]:
     return {
-        "started_after": now - sessions.PENDING_HARD_LIMIT,
-        "open_since": now - sessions.PENDING_LIFETIME,
+        "started_after": now - PENDING_HARD_LIMIT,
+        "open_since": now - PENDING_LIFETIME,
     }
 
 

@@ -9,14 +9,17 @@ from sqlalchemy import delete, select
 from portal import clock
 from portal.crypto import hash_token, new_token
 from portal.database import db
-from portal.models import STAGE_FULL, STAGE_PASSWORD, User, UserSession
+from portal.models import (
+    PENDING_HARD_LIMIT,
+    PENDING_LIFETIME,
+    STAGE_FULL,
+    STAGE_PASSWORD,
+    User,
+    UserSession,
+)
 from portal.origin import Origin
 from portal.services import audit, notifications, policy, remembered_browsers
 
-PENDING_LIFETIME = timedelta(minutes=5)
-# A pending sign-in stays open while the account must wait between code attempts (and
-# PENDING_LIFETIME after), so obeying the wait does not end it; never beyond this.
-PENDING_HARD_LIMIT = timedelta(minutes=40)
 FRESH_PASSWORD_WINDOW = timedelta(minutes=5)
 # Writing last_seen on every request would make each page view a write.
 LAST_SEEN_RESOLUTION = timedelta(minutes=1)
