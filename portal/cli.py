@@ -17,6 +17,7 @@ from portal.database import alembic_config, db
 from portal.forms import EMAIL_PATTERN
 from portal.models import ROLE_ADMIN, ROLE_EMPLOYEE
 from portal.services import accounts, audit, doctor, first_run, mail, two_step
+from portal.wording import plural
 
 
 def init_app(app: Flask) -> None:
@@ -189,6 +190,6 @@ def doctor_command():
         click.echo(f"{'ok     ' if finding.ok else 'PROBLEM'} {finding.name}: {finding.message}")
     problems = sum(not finding.ok for finding in findings)
     if problems:
-        click.echo(f"{problems} problem{'s' if problems > 1 else ''} to fix.")
+        click.echo(f"{plural(problems, 'problem', 'problems')} to fix.")
         sys.exit(1)
     click.echo("No problems found.")

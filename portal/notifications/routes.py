@@ -50,9 +50,13 @@ def _bell():
     return {"bell": bell_context(current_user, current.current_session())}
 
 
+def _may_see_codes(row) -> bool:
+    """Only a session that passed the second step is shown the account's sign-in codes."""
+    return row is not None and row.second_step_at is not None
+
+
 def bell_context(user, row) -> dict:
-    may_see = row is not None and row.second_step_at is not None
-    live = service.live_codes(user, may_see_codes=may_see)
+    live = service.live_codes(user, may_see_codes=_may_see_codes(row))
     return {
         "unread": service.unread_count(user),
         "live": live,
@@ -91,9 +95,7 @@ def _list_context() -> dict:
         "listing": service.listing(current_user),
         "live": {
             live.notice.id: live
-            for live in service.live_codes(
-                current_user, may_see_codes=row is not None and row.second_step_at is not None
-            )
+            for live in service.live_codes(current_user, may_see_codes=_may_see_codes(row))
         },
         "form": NoticeActionForm(),
     }

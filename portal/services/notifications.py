@@ -203,7 +203,6 @@ class BellState:
 
     unread: int
     live_codes: int
-    may_see_codes: bool
 
 
 @functools.cache
@@ -240,7 +239,6 @@ def bell_statement():
         select(
             session.c.stage,
             session.c.last_seen_at,
-            session.c.second_step_at,
             users.c.active,
             unread.label("unread"),
             live.label("live"),
@@ -265,10 +263,10 @@ def bell_state(token_hash: str, *, idle: timedelta, engine: Engine) -> BellState
             found = connection.execute(bell_statement(), values).first()
     if found is None:
         return None
-    stage, last_seen_at, second_step_at, active, unread, live = found
+    stage, last_seen_at, active, unread, live = found
     if stage == STAGE_PASSWORD or not active or now - _utc(last_seen_at) > idle:
         return None
-    return BellState(unread=unread, live_codes=live, may_see_codes=second_step_at is not None)
+    return BellState(unread=unread, live_codes=live)
 
 
 @functools.cache
@@ -294,8 +292,8 @@ def _sqlite_bell_row(engine: Engine, values: dict) -> tuple | None:
         connection.close()
     if row is None:
         return None
-    stage, last_seen_at, second_step_at, active, unread, live = row
-    return stage, datetime.fromisoformat(last_seen_at), second_step_at, active, unread, live
+    stage, last_seen_at, active, unread, live = row
+    return stage, datetime.fromisoformat(last_seen_at), active, unread, live
 
 
 _SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"
