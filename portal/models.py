@@ -34,6 +34,13 @@ STAGE_FULL = "full"  # fully signed in
 PENDING_LIFETIME = timedelta(minutes=5)
 PENDING_HARD_LIMIT = timedelta(minutes=40)
 
+
+def idle_too_long(last_seen_at: datetime, idle_limit: timedelta, now: datetime) -> bool:
+    """A full session unused for longer than the idle limit has ended: one rule for the
+    pages (services.sessions) and the bell's poll (services.notifications)."""
+    return now - last_seen_at > idle_limit
+
+
 # What happens to an employee who has not set two-step up by their deadline.
 AFTER_DEADLINE_REFUSE = "refuse"  # sign-in refused: the administrator must help
 AFTER_DEADLINE_SETUP = "setup"  # set-up required right after the password step

@@ -16,6 +16,7 @@ from portal.models import (
     STAGE_PASSWORD,
     User,
     UserSession,
+    idle_too_long,
 )
 from portal.origin import Origin
 from portal.services import audit, notifications, policy, remembered_browsers
@@ -131,7 +132,7 @@ def is_expired(row: UserSession, idle_limit: timedelta) -> bool:
     now = clock.now()
     if row.stage == STAGE_PASSWORD:
         return now > pending_expires_at(row)
-    return now - row.last_seen_at > idle_limit
+    return idle_too_long(row.last_seen_at, idle_limit, now)
 
 
 def pending_expires_at(row: UserSession) -> datetime:
