@@ -341,6 +341,7 @@ def test_the_command_says_what_it_deleted_of_each_kind(app, runner, employee, cl
 
 
 def test_the_worker_purges_on_its_interval(app, employee, clock, monkeypatch):
+    app.config["SESSION_IDLE_DAYS"] = 1
     start = clock.now()
     purged_at = []
     real_run = purge.run
@@ -359,17 +360,17 @@ def test_the_worker_purges_on_its_interval(app, employee, clock, monkeypatch):
     background = worker.Worker(
         deliver_mail=False,
         purge_every=timedelta(hours=1),
-        idle_wait=5,
+        idle_wait=60,
         say=said.append,
         sleep=sleep,
     )
-    end = start + timedelta(days=16, minutes=30)
+    end = start + timedelta(hours=26, minutes=30)
     with app.app_context():
         background.run(stopping=lambda: clock.now() >= end)
 
     hours = [moment / timedelta(hours=1) for moment in purged_at]
-    assert hours == [float(hour) for hour in range(16 * 24 + 1)]
-    # The session went at the first purge after its idle limit (14 days) had settled.
+    assert hours == [float(hour) for hour in range(27)]
+    # The session went at the first purge after its idle limit (a day) had settled.
     assert count(app, UserSession) == 0
     assert said == ["Purged: 1 expired session deleted."]
 
