@@ -21,7 +21,8 @@ neither holds SQLite's write lock for long nor builds one large PostgreSQL trans
 Each batch picks its rows and deletes them with the same condition again, so a row that
 came back to life in between (a session used meanwhile) stays, and two purges at once
 each count only the rows their own statements removed: no error, no row counted twice.
-On PostgreSQL a purge skips the rows another one is deleting instead of waiting for them.
+On SQLite the rows are looked for without the write lock, which only the DELETE takes;
+on PostgreSQL a purge skips the rows another one is deleting instead of waiting for them.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import ColumnElement, and_, delete, exists, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, delete, exists, or_, select, update
 
 from portal import clock
 from portal.database import db
@@ -185,20 +186,23 @@ def run(*, batch_size: int = BATCH_SIZE) -> list[Purged]:
     return [Purged(kind, _purge(kind, limits, batch_size)) for kind in KINDS]
 
 
+def _candidates(statement: Select[tuple[int]]) -> list[int]:
+    """The ids of the next batch. On SQLite they are looked for outside the write lock
+    (in WAL mode a reader holds no one up), so a scan of a large table never makes the
+    portal's requests wait: only the DELETE of the batch takes the lock. On PostgreSQL
+    the rows another purge is deleting are skipped rather than waited for."""
+    if db.engine.dialect.name == "sqlite":
+        with db.read_engine.connect() as connection:
+            return list(connection.scalars(statement))
+    return list(db.session.scalars(statement.with_for_update(skip_locked=True)))
+
+
 def _purge(kind: Kind, limits: Limits, batch_size: int) -> int:
     model = kind.model
     total = 0
     while True:
         over = kind.over(limits)
-        ids = list(
-            db.session.scalars(
-                select(model.id)
-                .where(over)
-                .order_by(model.id)
-                .limit(batch_size)
-                .with_for_update(skip_locked=True)
-            )
-        )
+        ids = _candidates(select(model.id).where(over).order_by(model.id).limit(batch_size))
         if not ids:
             db.session.rollback()
             return total
