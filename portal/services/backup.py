@@ -104,8 +104,14 @@ def restore(database_url: str, backup: Path, *, force: bool = False) -> Restored
     ``force``, a database that holds anything already."""
     target = sqlite_file(database_url, doing="restore it")
     _check_is_sqlite(backup)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, name = tempfile.mkstemp(prefix=f".{target.name}.restoring-", dir=target.parent)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        handle, name = tempfile.mkstemp(prefix=f".{target.name}.restoring-", dir=target.parent)
+    except OSError as error:
+        raise BackupError(
+            f"Cannot write in {target.parent} ({error.strerror}): run the restore as the "
+            "user the portal runs as."
+        ) from None
     os.close(handle)
     copy = Path(name)
     try:
@@ -133,8 +139,11 @@ def restore(database_url: str, backup: Path, *, force: bool = False) -> Restored
 def _check_is_sqlite(backup: Path) -> None:
     if not backup.is_file():
         raise BackupError(f"There is no file at {backup}.")
-    with backup.open("rb") as file:
-        header = file.read(len(SQLITE_HEADER))
+    try:
+        with backup.open("rb") as file:
+            header = file.read(len(SQLITE_HEADER))
+    except OSError as error:
+        raise BackupError(f"{backup} cannot be read: {error.strerror}.") from None
     if header != SQLITE_HEADER:
         raise BackupError(
             f"{backup} is not an SQLite database. Give a file made by flask --app wsgi backup."
