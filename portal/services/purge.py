@@ -97,6 +97,7 @@ class Kind:
 
 
 def _session_idle(limits: Limits) -> ColumnElement[bool]:
+    """models.idle_too_long in SQL, as of the cutoff."""
     return and_(
         UserSession.stage == STAGE_FULL, UserSession.last_seen_at < limits.cutoff - limits.idle
     )

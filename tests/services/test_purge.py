@@ -133,6 +133,58 @@ def test_a_pending_sign_in_lives_through_the_accounts_wait(
     assert run_purge(app)["expired pending sign-ins"] == 1
 
 
+def test_the_purge_deletes_exactly_the_sessions_the_pages_would_end(app, make_user, clock):
+    """The SQL rules agree with sessions.is_expired (as of SETTLE ago) row by row."""
+    now = clock.now()
+    minutes = [-1, -4, -6, -30, -39, -41, -60]
+    states = [(started, locked) for started in minutes for locked in [None, -6, -4, 0, 30]]
+    user_ids = [make_user(f"user{index}@example.com") for index in range(len(states))]
+    with app.app_context():
+        for index, (user_id, (started, locked)) in enumerate(zip(user_ids, states, strict=True)):
+            user = db.session.get(User, user_id)
+            user.second_step_locked_until = (
+                None if locked is None else now + timedelta(minutes=locked)
+            )
+            moment = now + timedelta(minutes=started) - purge.SETTLE
+            db.session.add(
+                UserSession(
+                    token_hash=f"{index:064d}",
+                    user_id=user_id,
+                    stage="password",
+                    created_at=moment,
+                    last_seen_at=moment,
+                )
+            )
+        for index, days in enumerate([-13.9, -14.1, -20]):
+            moment = now + timedelta(days=days) - purge.SETTLE
+            db.session.add(
+                UserSession(
+                    token_hash=f"f{index:063d}",
+                    user_id=user_id,
+                    stage="full",
+                    created_at=moment,
+                    last_seen_at=moment,
+                )
+            )
+        db.session.commit()
+        clock.set(now - purge.SETTLE)
+        idle = timedelta(days=app.config["SESSION_IDLE_DAYS"])
+        expected = {
+            row.token_hash
+            for row in db.session.scalars(select(UserSession))
+            if sessions.is_expired(row, idle)
+        }
+        db.session.rollback()
+    clock.set(now)
+    with app.app_context():
+        before = set(db.session.scalars(select(UserSession.token_hash)))
+    run_purge(app)
+    with app.app_context():
+        after = set(db.session.scalars(select(UserSession.token_hash)))
+    assert 0 < len(expected) < len(before)
+    assert before - after == expected
+
+
 def test_a_signed_in_session_after_a_second_step_stays(app, client, employee, enrol, clock):
     secret, _codes = enrol(employee)
     sign_in_with_code(client, secret, clock)
