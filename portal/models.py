@@ -110,6 +110,8 @@ class Company(Base):
 
 class User(Base):
     __tablename__ = "users"
+    # The employees list pages through everyone by search key (the folded name first).
+    __table_args__ = (Index("ix_users_search_key", "search_key", "id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(120))
@@ -189,10 +191,15 @@ class UserSession(Base):
     """A browser's sign-in. The cookie holds a random token; only its SHA-256 is stored."""
 
     __tablename__ = "user_sessions"
+    # A person's signed-in sessions, by last use: the Security page reads the live ones
+    # without the ended rows that wait to be deleted.
+    __table_args__ = (
+        Index("ix_user_sessions_user_stage_seen", "user_id", "stage", "last_seen_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     stage: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)

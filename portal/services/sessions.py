@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from flask import current_app
 from sqlalchemy import delete, select
 
 from portal import clock
@@ -192,11 +193,23 @@ def end_all_except(user: User, keep: UserSession | None) -> int:
     return ended
 
 
+def _idle_limit() -> timedelta:
+    """How long a session may go unused before it ends (PORTAL_SESSION_IDLE_DAYS)."""
+    return timedelta(days=current_app.config["SESSION_IDLE_DAYS"])
+
+
 def active_for(user: User) -> list[UserSession]:
+    """The user's signed-in sessions, most recently used first. One unused beyond the idle
+    limit has ended, even while its row waits to be deleted: it is not listed, and the
+    index on (user, stage, last use) keeps such rows from being read at all."""
     return list(
         db.session.scalars(
             select(UserSession)
-            .where(UserSession.user_id == user.id, UserSession.stage == STAGE_FULL)
+            .where(
+                UserSession.user_id == user.id,
+                UserSession.stage == STAGE_FULL,
+                UserSession.last_seen_at >= clock.now() - _idle_limit(),
+            )
             .order_by(UserSession.last_seen_at.desc())
         )
     )
