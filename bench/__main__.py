@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import audit_log, load, poll
+from bench import audit_log, history, load, poll, sign_in
 from portal import clock, create_app
 from portal.database import Base, db
 from portal.models import Company
@@ -123,6 +123,8 @@ def main() -> int:
     results.extend(load.run(workdir))
     results.extend(poll.run(workdir))
     results.extend(audit_log.run(workdir))
+    results.extend(sign_in.run(workdir))
+    results.extend(history.run(workdir))
 
     missed = 0
     print(f"{'figure':<58} {'value':>10}   target")
