@@ -9,7 +9,6 @@ from typing import Any, cast
 from flask import Flask, current_app, g
 from sqlalchemy import CursorResult, DateTime, Engine, Executable, MetaData, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
-from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
@@ -87,8 +86,15 @@ def make_read_engine(url: str, engine: Engine) -> Engine:
 
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
-        # A file per connection is cheap for SQLite and avoids sharing one across threads.
-        engine = create_engine(url, poolclass=NullPool, connect_args={"timeout": 30})
+        # Opening the file and setting it up costs more than most requests' queries, so
+        # connections are kept between requests. A connection serves one thread at a time
+        # (the pool lends it out), though not always the thread that opened it.
+        engine = create_engine(
+            url,
+            pool_size=2,
+            max_overflow=8,
+            connect_args={"timeout": 30, "check_same_thread": False},
+        )
         _configure_sqlite(engine)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
