@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import delete, select
+from sqlalchemy.orm import joinedload
 
 from portal import clock
 from portal.crypto import hash_token, new_token
@@ -28,7 +29,12 @@ LAST_SEEN_RESOLUTION = timedelta(minutes=1)
 
 
 def start(
-    user: User, stage: str, origin: Origin, *, password_confirmed_at: datetime | None = None
+    user: User,
+    stage: str,
+    origin: Origin,
+    *,
+    password_confirmed_at: datetime | None = None,
+    second_step_at: datetime | None = None,
 ) -> tuple[str, UserSession]:
     """A new session row with a new token; the caller sets the cookie and commits."""
     token = new_token()
@@ -42,6 +48,7 @@ def start(
         password_confirmed_at=password_confirmed_at or now,
         ip=origin.ip,
         user_agent=origin.user_agent,
+        second_step_at=second_step_at,
     )
     db.session.add(row)
     db.session.flush()
@@ -124,8 +131,11 @@ def end_expired(row: UserSession) -> None:
 def find(token: str | None) -> UserSession | None:
     if not token or len(token) > 128:
         return None
+    # Every request with a cookie asks, and then reads the person: one query for both.
     return db.session.scalars(
-        select(UserSession).where(UserSession.token_hash == hash_token(token))
+        select(UserSession)
+        .options(joinedload(UserSession.user))
+        .where(UserSession.token_hash == hash_token(token))
     ).first()
 
 
@@ -165,8 +175,13 @@ def promote(row: UserSession, origin: Origin) -> tuple[str, UserSession]:
     if not end(row):
         raise AlreadyEnded()
     # The password was typed at the password step, not now.
-    token, fresh = start(user, STAGE_FULL, origin, password_confirmed_at=row.password_confirmed_at)
-    fresh.second_step_at = clock.now()
+    token, fresh = start(
+        user,
+        STAGE_FULL,
+        origin,
+        password_confirmed_at=row.password_confirmed_at,
+        second_step_at=clock.now(),
+    )
     return token, fresh
 
 
