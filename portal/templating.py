@@ -62,8 +62,7 @@ def when(
     # Every part is digits, dashes, colons and fixed words: nothing to escape, and a page
     # of activity calls this for each row.
     return Markup(
-        f'<time datetime="{iso}" title="{text}" data-local="{style}"{exact_attribute}>'
-        f"{text}</time>"
+        f'<time datetime="{iso}" title="{text}" data-local="{style}"{exact_attribute}>{text}</time>'
     )
 
 
