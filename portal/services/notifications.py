@@ -189,10 +189,13 @@ def sign_in_completed(user: User, origin: Origin) -> None:
     earlier = select(AuditEvent.id).where(
         AuditEvent.subject_id == user.id, AuditEvent.kind == audit.SIGN_IN
     )
-    if db.session.scalar(earlier.limit(1)) is None:
+    # Both questions in one round trip.
+    signed_in_before, seen = db.session.execute(
+        select(earlier.exists(), earlier.where(AuditEvent.user_agent == origin.user_agent).exists())
+    ).one()
+    if not signed_in_before:
         return  # the first sign-in of the account has nothing to compare with
-    seen = db.session.scalar(earlier.where(AuditEvent.user_agent == origin.user_agent).limit(1))
-    if seen is None:
+    if not seen:
         notify(user, NEW_BROWSER, origin=origin)
 
 
