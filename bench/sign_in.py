@@ -5,8 +5,11 @@ browser makes them: GET /login (the form and its CSRF token), POST /login with t
 password (production argon2id parameters), and POST /login/code with the authenticator
 app's code. Each is a real, accepted sign-in: a new browser each time, on one of several
 accounts with two-step on, and the portal's clock moved on by one code step between
-sign-ins so that the replay guard takes every code. Sign-ins and argon2id verifications
-alone take turns, so that a busy machine slows both alike and their ratio holds.
+sign-ins so that the replay guard takes every code. CSRF protection is on, as in
+production; the rate limits are off, as elsewhere in the bench (hundreds of sign-ins a
+minute from one process would trip them). Sign-ins and argon2id verifications alone take
+turns, so that a busy machine slows both alike and their ratio holds. The times are the
+server's (see ServerTime), not the test client's.
 """
 
 from __future__ import annotations
