@@ -7,7 +7,7 @@
   events over 500 people, the measured person among them with thousands of their own;
   and 100,000 sessions that ended long ago without anyone signing out (unused beyond
   the idle limit, or a sign-in that never got its code), the measured person's
-  hundreds included, as a database holds them until something deletes them.
+  hundreds included, left in place as if the purge (flask purge) had not run.
 
 Each comparison runs on two databases side by side, one request on each in turn, so that
 a machine busy with other work slows both alike. The rows go in by bulk inserts, not

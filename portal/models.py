@@ -206,7 +206,7 @@ class UserSession(Base):
 
     __tablename__ = "user_sessions"
     # A person's signed-in sessions, by last use: the Security page reads the live ones
-    # without the ended rows that wait to be deleted.
+    # without the ended rows that wait for the purge.
     __table_args__ = (
         Index("ix_user_sessions_user_stage_seen", "user_id", "stage", "last_seen_at"),
     )

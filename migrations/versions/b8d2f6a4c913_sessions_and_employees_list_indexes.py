@@ -2,7 +2,7 @@
 
 The Security page lists a person's signed-in sessions that are still in use. Ended ones
 (unused beyond the idle limit, or sign-ins that never got their code) stay in the table
-until something deletes them, so the person's sessions are read through an index on
+until the purge deletes them, so the person's sessions are read through an index on
 (user_id, stage, last_seen_at) that skips them; it replaces the index on user_id alone,
 whose work it does as well. The employees list pages through everyone by the folded
 name (users.search_key): an index on (search_key, id) gives a page without sorting every

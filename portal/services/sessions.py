@@ -215,7 +215,7 @@ def _idle_limit() -> timedelta:
 
 def active_for(user: User) -> list[UserSession]:
     """The user's signed-in sessions, most recently used first. One unused beyond the idle
-    limit has ended, even while its row waits to be deleted: it is not listed, and the
+    limit has ended, even while its row waits for the purge: it is not listed, and the
     index on (user, stage, last use) keeps such rows from being read at all."""
     return list(
         db.session.scalars(
