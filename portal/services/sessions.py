@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 
 from portal import clock
 from portal.crypto import hash_token, new_token
@@ -145,10 +145,16 @@ def pending_expires_at(row: UserSession) -> datetime:
 
 
 def touch(row: UserSession, origin: Origin) -> None:
+    """Records that the session is in use, at most once a minute (or when the address
+    changes). A conditional UPDATE: the row may have been ended by another request since
+    it was read, which must not fail this one."""
     now = clock.now()
     if now - row.last_seen_at >= LAST_SEEN_RESOLUTION or row.ip != origin.ip:
-        row.last_seen_at = now
-        row.ip = origin.ip
+        db.session.execute(
+            update(UserSession)
+            .where(UserSession.id == row.id, UserSession.token_hash == row.token_hash)
+            .values(last_seen_at=now, ip=origin.ip)
+        )
         db.session.commit()
 
 
