@@ -20,7 +20,7 @@ def init_app(app: Flask) -> None:
     @app.context_processor
     def _globals():
         try:
-            company = first_run.company()
+            company = first_run.company_name()
         except Exception:  # an unmigrated database must still render error pages
             company = None
         return {"company": company, **_two_step_deadline()}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.orm import joinedload
 
 from portal import clock
 from portal.crypto import hash_token, new_token
@@ -122,8 +123,11 @@ def end_expired(row: UserSession) -> None:
 def find(token: str | None) -> UserSession | None:
     if not token or len(token) > 128:
         return None
+    # Every use of the row reads its user (active? who is signed in?): one query for both.
     return db.session.scalars(
-        select(UserSession).where(UserSession.token_hash == hash_token(token))
+        select(UserSession)
+        .options(joinedload(UserSession.user))
+        .where(UserSession.token_hash == hash_token(token))
     ).first()
 
 
