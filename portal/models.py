@@ -16,12 +16,13 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 from sqlalchemy.sql import expression
 
 from portal import clock
-from portal.database import Base, UTCDateTime
+from portal.database import Base, UTCDateTime, hold_for_the_transaction
 
 ROLE_ADMIN = "admin"
 ROLE_EMPLOYEE = "employee"
@@ -106,6 +107,13 @@ class Company(Base):
     sign_in_code_notices: Mapped[bool] = mapped_column(
         Boolean, default=False, server_default=expression.false()
     )
+
+
+@event.listens_for(Company, "load")
+def _hold_company(company: Company, context) -> None:
+    # Every page reads the company (its name, the two-step policy, the options), often
+    # from several services: once per transaction is enough.
+    hold_for_the_transaction(context.session, company)
 
 
 class User(Base):

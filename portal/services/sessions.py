@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import joinedload
 
 from portal import clock
@@ -131,7 +131,7 @@ def end_expired(row: UserSession) -> None:
 def find(token: str | None) -> UserSession | None:
     if not token or len(token) > 128:
         return None
-    # Every request with a cookie asks, and then reads the person: one query for both.
+    # Every use of the row reads its user (active? who is signed in?): one query for both.
     return db.session.scalars(
         select(UserSession)
         .options(joinedload(UserSession.user))
@@ -157,10 +157,16 @@ def pending_expires_at(row: UserSession) -> datetime:
 
 
 def touch(row: UserSession, origin: Origin) -> None:
+    """Records that the session is in use, at most once a minute (or when the address
+    changes). A conditional UPDATE: the row may have been ended by another request since
+    it was read, which must not fail this one."""
     now = clock.now()
     if now - row.last_seen_at >= LAST_SEEN_RESOLUTION or row.ip != origin.ip:
-        row.last_seen_at = now
-        row.ip = origin.ip
+        db.session.execute(
+            update(UserSession)
+            .where(UserSession.id == row.id, UserSession.token_hash == row.token_hash)
+            .values(last_seen_at=now, ip=origin.ip)
+        )
         db.session.commit()
 
 
