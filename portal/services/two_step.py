@@ -324,18 +324,17 @@ def _confirm_identity(
 # --- the sign-in step -----------------------------------------------------------------
 
 
+# A right code is not committed here: the caller commits it with the session it opens
+# (sessions.complete_second_step), so a spent code and its sign-in are saved together or
+# not at all. A wrong one is recorded and committed at once.
+
+
 def verify_sign_in_code(user: User, code: str, origin: Origin) -> Outcome:
-    outcome = _check_current_code(user, code, origin)
-    if outcome.ok:
-        db.session.commit()
-    return outcome
+    return _check_current_code(user, code, origin)
 
 
 def verify_sign_in_recovery_code(user: User, raw: str, origin: Origin) -> Outcome:
-    outcome = _check_recovery_code(user, raw, origin)
-    if outcome.ok:
-        db.session.commit()
-    return outcome
+    return _check_recovery_code(user, raw, origin)
 
 
 # --- enrolment ------------------------------------------------------------------------
