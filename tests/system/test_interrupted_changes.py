@@ -22,6 +22,8 @@ from tests.system.servers import PASSWORD, Server, make_accounts, portal_app
 
 ORIGIN = Origin("127.0.0.1", "system tests")
 
+pytestmark = pytest.mark.system
+
 
 @pytest.fixture(scope="module")
 def database(tmp_path_factory, server_database):

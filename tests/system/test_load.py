@@ -33,6 +33,8 @@ ACCOUNTS_PER_CLIENT = 4
 _END_SESSION = re.compile(r'action="(/profile/security/sessions/\d+/end)"')
 _STATUS_IN_ACCESS_LOG = re.compile(r'" (\d{3}) ')
 
+pytestmark = pytest.mark.system
+
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, server_database):

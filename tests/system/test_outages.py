@@ -31,6 +31,8 @@ from tests.system.servers import (
 _STATUS_IN_ACCESS_LOG = re.compile(r'" (\d{3}) ')
 DATABASE_DOWN = "The portal cannot reach its database just now"
 
+pytestmark = pytest.mark.system
+
 
 def statuses_in_log(server: Server) -> list[int]:
     return [
@@ -91,10 +93,12 @@ def cluster():
     # Under /tmp itself: the postgres user must reach the folder, and pytest's own
     # temporary folders are private to the user running the tests.
     folder = Path(tempfile.mkdtemp(prefix="portal-cluster-"))
-    cluster = Cluster(folder).init()
-    yield cluster
-    cluster.destroy()
-    shutil.rmtree(folder, ignore_errors=True)
+    cluster = Cluster(folder)
+    try:
+        yield cluster.init()
+    finally:
+        cluster.destroy()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 class Traffic(threading.Thread):

@@ -19,10 +19,13 @@ from tests.system.servers import (
     portal_app,
 )
 
-pytestmark = pytest.mark.skipif(
-    not on_postgres(),
-    reason="two app servers share a PostgreSQL database (the PostgreSQL pass runs this)",
-)
+pytestmark = [
+    pytest.mark.system,
+    pytest.mark.skipif(
+        not on_postgres(),
+        reason="two app servers share a PostgreSQL database (the PostgreSQL pass runs this)",
+    ),
+]
 
 
 @pytest.fixture(scope="module")
