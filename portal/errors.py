@@ -60,7 +60,8 @@ def database_unreachable(error: BaseException) -> bool:
         return sqlstate.startswith(_CONNECTION_SQLSTATES)
     # psycopg gives no SQLSTATE when it could not connect at all, or lost the server
     # before an answer came: the only operational errors without one.
-    return type(original).__name__ == "OperationalError"
+    kind = type(original)
+    return kind.__name__ == "OperationalError" and kind.__module__.startswith("psycopg")
 
 
 def _database_unavailable():

@@ -7,15 +7,19 @@ from __future__ import annotations
 import contextlib
 import re
 import shutil
+import sqlite3
 import tempfile
 import threading
 import time
 from pathlib import Path
 
+import psycopg
 import pytest
 import redis
+from sqlalchemy.exc import DBAPIError
 
 from portal import create_app
+from portal.errors import database_unreachable
 from portal.services import totp
 from tests.support import HTMX_HEADERS, csrf_token, page_text
 from tests.system.servers import (
@@ -50,6 +54,42 @@ def assert_database_down_page(reply) -> None:
 
 
 # --- the database --------------------------------------------------------------------
+
+
+def _wrapped(original: Exception) -> DBAPIError:
+    """The error as SQLAlchemy hands it to the portal, wrapping the driver's."""
+    driver_error = sqlite3.Error if isinstance(original, sqlite3.Error) else psycopg.Error
+    return DBAPIError.instance("SELECT 1", {}, original, driver_error)
+
+
+@pytest.mark.parametrize(
+    ("error", "unreachable"),
+    [
+        # What psycopg raises when the server refuses the connection: no SQLSTATE.
+        (_wrapped(psycopg.OperationalError("connection failed: Connection refused")), True),
+        (_wrapped(psycopg.errors.AdminShutdown("terminating connection")), True),
+        (_wrapped(psycopg.errors.CannotConnectNow("the database system is starting up")), True),
+        (_wrapped(psycopg.errors.UniqueViolation("duplicate key")), False),
+        (_wrapped(psycopg.errors.UndefinedTable('relation "users" does not exist')), False),
+        (_wrapped(sqlite3.OperationalError("unable to open database file")), True),
+        (_wrapped(sqlite3.OperationalError("no such table: users")), False),
+        (_wrapped(sqlite3.IntegrityError("UNIQUE constraint failed")), False),
+    ],
+    ids=[
+        "refused",
+        "admin-shutdown",
+        "starting-up",
+        "unique",
+        "no-table",
+        "sqlite-cannot-open",
+        "sqlite-no-table",
+        "sqlite-unique",
+    ],
+)
+def test_only_a_database_out_of_reach_is_a_503(error, unreachable):
+    """A query's own mistake stays a 500 (and is logged with its trace): only the
+    database being away is something to wait out."""
+    assert database_unreachable(error) is unreachable
 
 
 def test_an_sqlite_file_that_cannot_be_opened_is_a_503(tmp_path):
@@ -176,16 +216,17 @@ def test_a_postgresql_restart_is_a_503_and_the_portal_comes_back(cluster, tmp_pa
         server.stop()
 
     replies = [reply for thread in traffic for reply in thread.replies]
-    assert [error for thread in traffic for error in thread.errors] == []
-    assert {reply.status for reply in replies} == {200, 503}
+    log = server.log()
+    assert [error for thread in traffic for error in thread.errors] == [], log
+    assert {reply.status for reply in replies} == {200, 503}, log
     for reply in replies:
         if reply.status == 503:
             assert_database_down_page(reply)
     # The last answers, after the restart, are pages again: still signed in, too.
-    assert all(thread.replies[-1].status == 200 for thread in traffic)
+    assert [thread.replies[-1].status for thread in traffic] == [200] * len(traffic), log
     assert "/profile/security" in traffic[0].replies[-2].url
-    assert 500 not in statuses_in_log(server)
-    assert "Traceback" not in server.log()
+    assert 500 not in statuses_in_log(server), log
+    assert "Traceback" not in log, log
 
 
 # --- Redis -----------------------------------------------------------------------------
