@@ -199,11 +199,11 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):
-        db.session.rollback()
+        _forget_transaction()
         app.logger.exception("Unhandled error")
         return _render(500)
 
     @app.errorhandler(InternalServerError)
     def _internal(error):
-        db.session.rollback()
+        _forget_transaction()
         return _render(500)
