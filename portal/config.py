@@ -14,6 +14,10 @@ class Defaults:
     DATABASE_URL: str | None = None  # default: SQLite file in the instance folder
     RATELIMIT_STORAGE_URL = "memory://"
     RATELIMIT_ENABLED = True
+    # When the shared storage (Redis) cannot be reached, each worker counts in its own
+    # memory with the same limits until it answers again: sign-in stays limited, never
+    # fails. Flask-Limiter logs a warning when it falls back, and again when it recovers.
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
     HTTPS = False
     # How many reverse proxies in front of the portal set X-Forwarded-For (0 = trust none).
     TRUSTED_PROXIES = 0
@@ -71,6 +75,13 @@ def load(app, overrides: dict[str, Any] | None) -> None:
             + ", ".join(f"PORTAL_{key}" for key in missing)
             + ". Set them in the environment or in instance/config.py "
             "(`make instance` writes fresh ones)."
+        )
+
+    if str(app.config["RATELIMIT_STORAGE_URL"]).startswith(("redis://", "rediss://")):
+        # A Redis host that stops answering (rather than refusing) must not hold every
+        # request: after a second the limiter takes it as down and falls back.
+        app.config.setdefault(
+            "RATELIMIT_STORAGE_OPTIONS", {"socket_connect_timeout": 1, "socket_timeout": 1}
         )
 
     https = app.config["HTTPS"]

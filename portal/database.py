@@ -8,6 +8,7 @@ from typing import Any, cast
 
 from flask import Flask, current_app, g, has_request_context, request
 from sqlalchemy import CursorResult, DateTime, Engine, Executable, MetaData, create_engine, event
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -210,7 +211,13 @@ class Database:
     def _close_session(_exc: BaseException | None) -> None:
         session = g.pop("_db_session", None)
         if session is not None:
-            session.close()
+            try:
+                session.close()
+            except DBAPIError:
+                # The database went away after the request's last statement (a restart):
+                # ending its read transaction fails, the answer stands, and the dead
+                # connection is dropped rather than pooled again.
+                session.invalidate()
 
 
 db = Database()

@@ -1,10 +1,13 @@
 """One handler per status: a friendly page, or a message fragment for htmx."""
 
+import sqlite3
+
 from flask import Flask, current_app, redirect, render_template, request
 from flask_limiter.errors import RateLimitExceeded
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from htmx_flask import make_response
+from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed
 
 from portal.database import db
@@ -24,6 +27,72 @@ MESSAGES = {
     ),
     500: ("Something went wrong", "The portal could not finish this request. Nothing was changed."),
 }
+
+
+DATABASE_UNAVAILABLE = (
+    "Database unavailable",
+    "The portal cannot reach its database just now. Please try again shortly.",
+)
+# What a browser is told to wait before asking again (the Retry-After header).
+RETRY_AFTER_SECONDS = 10
+
+# SQLSTATE classes of a connection that failed or went away: 08 (connection exception)
+# and 57P01-57P03 (the server shutting down, crashed or starting up).
+_CONNECTION_SQLSTATES = ("08", "57P01", "57P02", "57P03")
+# What SQLite says when its file cannot be opened (a missing folder, no permission, a
+# network share that went away).
+_SQLITE_UNREACHABLE = ("unable to open database", "disk i/o error")
+
+
+def database_unreachable(error: BaseException) -> bool:
+    """Whether ``error`` says the database cannot be reached, rather than that a query
+    was wrong: the server is down or restarting, the connection dropped, the file is gone."""
+    if not isinstance(error, DBAPIError):
+        return False
+    if error.connection_invalidated:
+        return True
+    original = error.orig
+    if isinstance(original, sqlite3.OperationalError):
+        text = str(original).lower()
+        return any(words in text for words in _SQLITE_UNREACHABLE)
+    sqlstate = getattr(original, "sqlstate", None)
+    if sqlstate:
+        return sqlstate.startswith(_CONNECTION_SQLSTATES)
+    # psycopg gives no SQLSTATE when it could not connect at all, or lost the server
+    # before an answer came: the only operational errors without one.
+    kind = type(original)
+    return kind.__name__ == "OperationalError" and kind.__module__.startswith("psycopg")
+
+
+def _database_unavailable():
+    """503 with Retry-After. The page is drawn without the portal's frame, which would
+    read the signed-in user and the company from the database that is not there."""
+    title, message = DATABASE_UNAVAILABLE
+    fragment = wants_fragment()
+    template = "errors/_alert.html" if fragment else "errors/database_unavailable.html"
+    # The template alone: context processors (the company, the deadline banner) query.
+    body = current_app.jinja_env.get_template(template).render(
+        title=title, message=message, retry_seconds=RETRY_AFTER_SECONDS
+    )
+    response = make_response(body, 503, retarget="#alerts" if fragment else None)
+    if fragment:
+        response.headers["HX-Reswap"] = "innerHTML"
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
+def _first_line(error: BaseException | None) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
+
+
+def _forget_transaction() -> None:
+    """Rolls back what the request's session began; on a dead connection that can fail
+    too, and there is nothing left to undo."""
+    try:
+        db.session.rollback()
+    except DBAPIError:
+        current_app.logger.debug("Rollback on an unreachable database failed", exc_info=True)
 
 
 def sign_in_address() -> str:
@@ -115,13 +184,26 @@ def init_app(app: Flask) -> None:
     def _http(error: HTTPException):
         return _render(error.code or 500)
 
+    @app.errorhandler(DBAPIError)
+    def _database_error(error: DBAPIError):
+        _forget_transaction()
+        if database_unreachable(error):
+            # One line, no stack trace: the cause is outside the portal, and a restart of
+            # the database would fill the log with hundreds of the same trace.
+            app.logger.warning(
+                "The database cannot be reached, answered 503: %s", _first_line(error.orig)
+            )
+            return _database_unavailable()
+        app.logger.exception("Unhandled error")
+        return _render(500)
+
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):
-        db.session.rollback()
+        _forget_transaction()
         app.logger.exception("Unhandled error")
         return _render(500)
 
     @app.errorhandler(InternalServerError)
     def _internal(error):
-        db.session.rollback()
+        _forget_transaction()
         return _render(500)

@@ -18,6 +18,7 @@ from datetime import timedelta
 from typing import Any
 
 from flask import Flask
+from sqlalchemy.exc import DBAPIError
 from werkzeug.http import parse_cookie
 
 from portal.auth.current import COOKIE_NAME
@@ -50,7 +51,14 @@ class BellPoll:
         token = parse_cookie(environ.get("HTTP_COOKIE", "")).get(COOKIE_NAME)
         state = None
         if token and len(token) <= 128:
-            state = notifications.bell_state(hash_token(token), idle=self.idle, engine=self.reader)
+            try:
+                state = notifications.bell_state(
+                    hash_token(token), idle=self.idle, engine=self.reader
+                )
+            except DBAPIError:
+                # The database is down or restarting: Flask's view answers, and its error
+                # handlers say so (503) as for any other page.
+                return self.wsgi_app(environ, start_response)
         if state is None:
             start_response(STOP_POLLING, [*self.headers, ("Content-Length", "0")])
             return [b""]

@@ -335,10 +335,7 @@ def verify_sign_in_code(user: User, code: str, origin: Origin) -> Outcome:
 
 
 def verify_sign_in_recovery_code(user: User, raw: str, origin: Origin) -> Outcome:
-    outcome = _check_recovery_code(user, raw, origin)
-    if outcome.ok:
-        db.session.commit()
-    return outcome
+    return _check_recovery_code(user, raw, origin)
 
 
 # --- enrolment ------------------------------------------------------------------------
