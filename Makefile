@@ -41,7 +41,8 @@ instance:
 migrate: install instance
 	$(BIN)/flask --app wsgi db upgrade
 
-# The mail worker runs beside gunicorn (and leaves at once when no mail server is set).
+# The background worker runs beside gunicorn: it delivers mail when a mail server is set,
+# and purges every hour either way (it leaves at once only when both are off).
 run: install assets migrate
 	@$(BIN)/flask --app wsgi mail-worker --optional & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null' EXIT; \

@@ -1,7 +1,8 @@
 """Speed and memory figures of the portal's hot paths, checked against its targets.
 
-Run with `make bench` (or `.venv/bin/python -m bench`). Prints one line per figure and
-exits non-zero when a target is missed. Figures come from the real code on a temporary
+Run with `make bench` (or `.venv/bin/python -m bench`). Prints one line per figure, then
+the table of the pages under load (bench/pages.py), and exits non-zero when a target is
+missed. Figures come from the real code on a temporary
 SQLite database, in this process, with production argon2 parameters for sign-in. The
 audit log's figures come from SQLite and, when PORTAL_BENCH_DATABASE_URL names a
 PostgreSQL server (postgresql+psycopg://user@host:port/database), from a database the
@@ -17,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import audit_log, load, poll
+from bench import audit_log, history, pages, sign_in
 from portal import clock, create_app
 from portal.database import Base, db
 from portal.models import Company
@@ -120,9 +121,10 @@ def main() -> int:
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     results.append(("peak memory of this process", peak_mib, 200, "MiB"))
 
-    results.extend(load.run(workdir))
-    results.extend(poll.run(workdir))
     results.extend(audit_log.run(workdir))
+    results.extend(sign_in.run(workdir))
+    results.extend(history.run(workdir))
+    rows = pages.run(workdir)
 
     missed = 0
     print(f"{'figure':<58} {'value':>10}   target")
@@ -135,6 +137,8 @@ def main() -> int:
         shown = abs(value)
         missed += not ok
         print(f"{name:<58} {shown:>8.1f} {unit:<4} {bound} {unit}  {'ok' if ok else 'MISSED'}")
+    print()
+    missed += pages.print_table(rows)
     return 1 if missed else 0
 
 

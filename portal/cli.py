@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import signal
-import sqlite3
 import sys
-import time
 from pathlib import Path
 
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
-from sqlalchemy.engine import URL, make_url
 
 from portal.database import alembic_config, db
 from portal.forms import EMAIL_PATTERN
 from portal.models import ROLE_ADMIN, ROLE_EMPLOYEE
-from portal.services import accounts, audit, doctor, first_run, mail, two_step
+from portal.services import accounts, audit, doctor, first_run, mail, two_step, worker
+from portal.services import backup as backups
+from portal.services import purge as purge_service
 from portal.wording import plural
 
 
@@ -24,6 +23,8 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(db_group)
     app.cli.add_command(create_user)
     app.cli.add_command(backup)
+    app.cli.add_command(restore)
+    app.cli.add_command(purge)
     app.cli.add_command(setup_link)
     app.cli.add_command(reset_two_step)
     app.cli.add_command(mail_worker)
@@ -88,38 +89,51 @@ def create_user(name: str, email: str, is_admin: bool, password_stdin: bool):
 @click.argument("path", type=click.Path(dir_okay=False, writable=True))
 @with_appcontext
 def backup(path: str):
-    url = make_url(current_app.config["DATABASE_URL"])
-    if url.get_backend_name() != "sqlite":
-        # pg_dump takes a libpq URL: the same one without SQLAlchemy's "+psycopg".
-        libpq_url = URL.create(
-            url.get_backend_name(),
-            username=url.username,
-            host=url.host,
-            port=url.port,
-            database=url.database,
-            query=url.query,
-        ).render_as_string(hide_password=False)
-        raise click.ClickException(
-            f"This database is {url.get_backend_name()}, not SQLite; back it up with its own "
-            f"tools. For PostgreSQL: pg_dump --format=custom --file=portal.dump '{libpq_url}' "
-            "(a password goes in ~/.pgpass or PGPASSWORD)."
-        )
-    source_path = url.database or ""
-    if not source_path or source_path == ":memory:" or not Path(source_path).is_file():
-        # sqlite3.connect would quietly create an empty file and back that up.
-        raise click.ClickException(f"There is no SQLite database at {source_path or '(none)'}.")
-    target = Path(path)
-    if target.exists():
-        raise click.ClickException(f"{target} exists already; choose a new file.")
-    source = sqlite3.connect(source_path)
-    destination = sqlite3.connect(target)
     try:
-        with destination:
-            source.backup(destination)
-    finally:
-        destination.close()
-        source.close()
-    click.echo(f"Backed up {source_path} to {target}.")
+        source = backups.back_up(current_app.config["DATABASE_URL"], Path(path))
+    except backups.BackupError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Backed up {source} to {path}.")
+
+
+@click.command(
+    "restore",
+    help="Restore the SQLite database from BACKUP (a file made by `backup`), then migrate it.",
+)
+@click.argument("backup_file", metavar="BACKUP", type=click.Path(dir_okay=False))
+@click.option(
+    "--force", is_flag=True, help="Replace a database that holds data already (all of it)."
+)
+@with_appcontext
+def restore(backup_file: str, force: bool):
+    try:
+        restored = backups.restore(
+            current_app.config["DATABASE_URL"], Path(backup_file), force=force
+        )
+    except backups.BackupError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Restored {restored.database} from {backup_file}.")
+    if restored.revision != restored.head:
+        click.echo(f"Migrated it from {restored.revision} to {restored.head}.")
+    if not restored.secrets_checked:
+        click.echo(
+            "No one in it has two-step authentication, so the ENCRYPTION_KEY could not be "
+            "checked against it."
+        )
+
+
+@click.command("purge", help="Delete sessions, links and other rows no longer of any use.")
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=purge_service.BATCH_SIZE,
+    show_default=True,
+    help="Rows per transaction.",
+)
+@with_appcontext
+def purge(batch_size: int):
+    for result in purge_service.run(batch_size=batch_size):
+        click.echo(f"{result.describe()}.")
 
 
 @click.command("setup-link", help="Print the first-run setup link while setup is open.")
@@ -149,37 +163,46 @@ def reset_two_step(email: str, reason: str):
     )
 
 
-@click.command("mail-worker", help="Deliver the mail outbox: runs until stopped (or --once).")
-@click.option("--once", is_flag=True, help="Deliver what is due now, then stop.")
-@click.option("--optional", is_flag=True, help="Leave quietly when no mail server is set.")
+@click.command(
+    "mail-worker",
+    help="The background worker: delivers the mail outbox and purges every PURGE_INTERVAL "
+    "seconds; runs until stopped (or --once).",
+)
+@click.option("--once", is_flag=True, help="One round (what is due now), then stop.")
+@click.option(
+    "--optional",
+    is_flag=True,
+    help="Without a mail server, only purge (or leave quietly if PURGE_INTERVAL is 0).",
+)
 @with_appcontext
 def mail_worker(once: bool, optional: bool):
-    if not mail.configured():
-        if optional:
-            click.echo("No mail server is set (PORTAL_SMTP_HOST): notices stay in the portal.")
-            return
+    config = current_app.config
+    with_mail = mail.configured()
+    if not with_mail and not optional:
         raise click.ClickException(
             "No mail server is set: set PORTAL_SMTP_HOST (see the README's Mail section)."
         )
-    worker = mail.new_worker_id()
-    interval = current_app.config["MAIL_WORKER_INTERVAL"]
-    stopping = []
+    purge_every = worker.purge_every(config["PURGE_INTERVAL"])
+    background = worker.Worker(
+        deliver_mail=with_mail,
+        purge_every=purge_every,
+        idle_wait=config["MAIL_WORKER_INTERVAL"],
+        say=click.echo,
+    )
+    if with_mail:
+        click.echo(f"Worker {background.id[:8]} delivering mail through {mail.settings().host}.")
+    else:
+        click.echo("No mail server is set (PORTAL_SMTP_HOST): notices stay in the portal.")
+    if purge_every is None:
+        click.echo("Purge is off here (PURGE_INTERVAL is 0).")
+    else:
+        click.echo(f"Purging every {worker.describe_interval(purge_every)}.")
+    if not background.has_work:
+        return
+    stopping: list[bool] = []
     # systemd and make stop it with SIGTERM: finish the mail in hand, then leave.
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
-    click.echo(f"Mail worker {worker[:8]} delivering through {mail.settings().host}.")
-    while True:
-        try:
-            sent, failed = mail.deliver_due(worker)
-        finally:
-            db.session.close()
-        if sent or failed:
-            click.echo(f"{sent} sent, {failed} to retry later.")
-        if once or stopping:
-            return
-        if not sent:
-            time.sleep(interval)
-        if stopping:
-            return
+    background.run(once=once, stopping=lambda: bool(stopping))
 
 
 @click.command("doctor", help="Check this deployment and say what to fix.")

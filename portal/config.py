@@ -39,6 +39,12 @@ class Defaults:
     SMTP_FROM = ""
     SMTP_TIMEOUT = 30  # seconds, per step of one delivery
     MAIL_WORKER_INTERVAL = 5  # seconds between the mail worker's looks at the outbox
+    # Purge (portal.services.purge): how often the background worker runs it (seconds;
+    # 0: never, as where a systemd timer runs `flask purge`), and how long sent mail and
+    # read notifications are kept.
+    PURGE_INTERVAL = 3600
+    PURGE_SENT_MAIL_DAYS = 30
+    PURGE_READ_NOTIFICATIONS_DAYS = 90
     # How often an open page asks for the bell's count (and a live sign-in code).
     BELL_POLL_SECONDS = 30
 

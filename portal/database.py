@@ -6,11 +6,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
-from flask import Flask, current_app, g
+from flask import Flask, current_app, g, has_request_context, request
 from sqlalchemy import CursorResult, DateTime, Engine, Executable, MetaData, create_engine, event
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
-from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
@@ -48,13 +47,42 @@ class UTCDateTime(TypeDecorator):
         return value.astimezone(UTC)
 
 
+# Requests that only read, as a rule: their transactions begin deferred on SQLite.
+READING_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Set on a connection whose transaction began deferred and has not written yet.
+_DEFERRED = "portal_deferred_transaction"
+
+
+def _begins_deferred() -> bool:
+    """A request that reads (GET, HEAD) begins its transactions deferred; every other
+    one, and all work outside a request (the command line, the mail worker), begins
+    IMMEDIATE."""
+    return has_request_context() and request.method in READING_METHODS
+
+
+def _is_read(statement: str) -> bool:
+    return statement.lstrip()[:6].upper() == "SELECT"
+
+
 def _configure_sqlite(engine: Engine) -> None:
-    # pysqlite's own transaction handling starts transactions lazily and lets a reader
-    # fail at once when it later wants to write. Every transaction here begins IMMEDIATE,
-    # so concurrent writers queue on the busy timeout instead of failing, and a
-    # read-then-update (single-use codes, replay guard) is serialised.
+    """SQLite's transactions, set by the portal rather than by pysqlite.
+
+    A transaction that writes begins IMMEDIATE: concurrent writers queue on the busy
+    timeout instead of failing, and a read-then-update (single-use codes, the replay
+    guard) is serialised. A request that reads (see _begins_deferred) begins deferred
+    instead, so that the pages, most requests of all, read a snapshot of the WAL
+    without taking the write lock and run side by side. Should such a transaction come
+    to write (the throttled last-seen time of a session, an expired session's end),
+    its reads are over: it commits them, and the writes go on in a transaction that
+    begins IMMEDIATE there and then. A deferred transaction that had read could not
+    take the write lock at all once another connection has written since its snapshot
+    (SQLite answers "database is locked" at once, whatever the busy timeout), which is
+    why it is never upgraded in place.
+    """
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):
+        # Once per connection: the pool keeps them, with their settings, between requests.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
@@ -64,15 +92,36 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.info.pop(_DEFERRED, None)
+        if _begins_deferred():
+            connection.exec_driver_sql("BEGIN")
+            connection.info[_DEFERRED] = True
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _before_write(connection, cursor, statement, _parameters, _context, _executemany):
+        if connection.info.get(_DEFERRED) and not _is_read(statement):
+            del connection.info[_DEFERRED]
+            cursor.execute("COMMIT")  # the reads so far; nothing was written
+            cursor.execute("BEGIN IMMEDIATE")  # waits its turn on the busy timeout
+
+    @event.listens_for(engine, "commit")
+    @event.listens_for(engine, "rollback")
+    def _on_end(connection):
+        connection.info.pop(_DEFERRED, None)
 
 
 def make_read_engine(url: str, engine: Engine) -> Engine:
     """For reads that stand alone, one statement each (the bell's poll, the most frequent
     request of all): on SQLite, pooled connections in autocommit, which take no write
-    lock and keep their set-up between requests; elsewhere the engine itself."""
+    lock and keep their set-up between requests; elsewhere a small pool in autocommit
+    too."""
     if not url.startswith("sqlite"):
-        return engine
+        # No BEGIN before the SELECT and no ROLLBACK after it: one round trip, not three.
+        return create_engine(
+            url, isolation_level="AUTOCOMMIT", pool_pre_ping=True, pool_size=2, max_overflow=4
+        )
     reader = create_engine(
         url, pool_size=2, max_overflow=4, connect_args={"timeout": 30, "check_same_thread": False}
     )
@@ -88,11 +137,37 @@ def make_read_engine(url: str, engine: Engine) -> Engine:
 
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
-        # A file per connection is cheap for SQLite and avoids sharing one across threads.
-        engine = create_engine(url, poolclass=NullPool, connect_args={"timeout": 30})
+        # Pooled: a connection is set up once (see _configure_sqlite), not per request.
+        # A gunicorn worker uses one at a time; threads (the tests' races) may use many,
+        # and a connection beyond the pool's size is closed when it is given back.
+        engine = create_engine(
+            url,
+            pool_size=5,
+            max_overflow=-1,
+            connect_args={"timeout": 30, "check_same_thread": False},
+        )
         _configure_sqlite(engine)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+
+
+_HELD = "portal_held"
+
+
+def hold_for_the_transaction(session: Session, instance: object) -> None:
+    """Keeps ``instance`` in ``session``'s identity map until the transaction ends.
+
+    The identity map holds objects only while something else refers to them, so a row
+    that services read by primary key and drop at once (the company, which every page
+    reads) would be read again at each ``session.get``; held, it is read once per
+    transaction, and read afresh in the next one."""
+    session.info.setdefault(_HELD, []).append(instance)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _release_held(session: Session, transaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(_HELD, None)
 
 
 class Database:
@@ -101,7 +176,11 @@ class Database:
     def init_app(self, app: Flask) -> None:
         engine = make_engine(app.config["DATABASE_URL"])
         app.extensions["database"] = sessionmaker(engine, expire_on_commit=False)
-        app.extensions["database_reader"] = make_read_engine(app.config["DATABASE_URL"], engine)
+        reader = make_read_engine(app.config["DATABASE_URL"], engine)
+        app.extensions["database_reader"] = reader
+        if reader is not engine:
+            # Whoever closes the engine's connections (tests, forked workers) closes these.
+            event.listen(engine, "engine_disposed", lambda _engine: reader.dispose())
         app.teardown_appcontext(self._close_session)
 
     @property

@@ -14,11 +14,16 @@ logger_class = "portal.access_log.RedactingLogger"
 def when_ready(server):
     """Print the first-run link once, from the master, while setup is open."""
     from portal import create_app
+    from portal.database import db
     from portal.services import first_run
 
     app = create_app()
     with app.app_context():
-        if first_run.is_needed():
+        needed = first_run.is_needed()
+        # The workers are forked from this process: no pooled connection goes with them.
+        db.session.close()
+        db.engine.dispose()
+        if needed:
             token = first_run.ensure_token(app.instance_path)
             host, port = server.address[0] if server.address else ("127.0.0.1", 5000)
             print(

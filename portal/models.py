@@ -16,12 +16,13 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 from sqlalchemy.sql import expression
 
 from portal import clock
-from portal.database import Base, UTCDateTime
+from portal.database import Base, UTCDateTime, hold_for_the_transaction
 
 ROLE_ADMIN = "admin"
 ROLE_EMPLOYEE = "employee"
@@ -33,6 +34,13 @@ STAGE_FULL = "full"  # fully signed in
 # obeying the wait does not end it, but never beyond PENDING_HARD_LIMIT.
 PENDING_LIFETIME = timedelta(minutes=5)
 PENDING_HARD_LIMIT = timedelta(minutes=40)
+
+
+def idle_too_long(last_seen_at: datetime, idle_limit: timedelta, now: datetime) -> bool:
+    """A full session unused for longer than the idle limit has ended: one rule for the
+    pages (services.sessions) and the bell's poll (services.notifications)."""
+    return now - last_seen_at > idle_limit
+
 
 # What happens to an employee who has not set two-step up by their deadline.
 AFTER_DEADLINE_REFUSE = "refuse"  # sign-in refused: the administrator must help
@@ -101,8 +109,31 @@ class Company(Base):
     )
 
 
+@event.listens_for(Company, "load")
+def _hold_company(company: Company, context) -> None:
+    # Every page reads the company (its name, the two-step policy, the options), often
+    # from several services: once per transaction is enough.
+    hold_for_the_transaction(context.session, company)
+
+
 class User(Base):
     __tablename__ = "users"
+    # The employees list pages through everyone by search key (the folded name first),
+    # and counts each two-step state (policy.standing_counts) from the columns a standing
+    # depends on, read from an index that holds them alone rather than from whole rows.
+    __table_args__ = (
+        Index("ix_users_search_key", "search_key", "id"),
+        Index(
+            "ix_users_two_step_standing",
+            "active",
+            "two_step_paused_since",
+            "two_step_paused_until",
+            "two_step_extended_until",
+            "created_at",
+            "two_step_reset_at",
+            "totp_secret",
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(120))
@@ -182,10 +213,15 @@ class UserSession(Base):
     """A browser's sign-in. The cookie holds a random token; only its SHA-256 is stored."""
 
     __tablename__ = "user_sessions"
+    # A person's signed-in sessions, by last use: the Security page reads the live ones
+    # without the ended rows that wait for the purge.
+    __table_args__ = (
+        Index("ix_user_sessions_user_stage_seen", "user_id", "stage", "last_seen_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     stage: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)

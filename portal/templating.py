@@ -20,7 +20,7 @@ def init_app(app: Flask) -> None:
     @app.context_processor
     def _globals():
         try:
-            company = first_run.company()
+            company = first_run.company_name()
         except Exception:  # an unmigrated database must still render error pages
             company = None
         return {"company": company, **_two_step_deadline()}
@@ -56,15 +56,12 @@ def when(
         text, style = utc.strftime("%Y-%m-%d %H:%M:%S UTC"), "seconds"
     else:
         text, style = utc.strftime("%Y-%m-%d %H:%M UTC"), "minutes"
-    # exact: never "in 15 minutes", for a moment that follows "until".
-    return Markup(
-        '<time datetime="{iso}" title="{text}" data-local="{style}"{exact}>{text}</time>'
-    ).format(
-        iso=utc.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        text=text,
-        style=style,
-        exact=Markup(" data-exact") if exact else "",
-    )
+    # exact: never "in 15 minutes", for a moment that follows "until". Every part comes
+    # from strftime with fixed formats (digits, "-", ":", "T", "Z", " UTC") or from the
+    # fixed words above: nothing to escape, and pages show dozens of these.
+    iso = utc.strftime("%Y-%m-%dT%H:%M:%SZ")
+    flag = " data-exact" if exact else ""
+    return Markup(f'<time datetime="{iso}" title="{text}" data-local="{style}"{flag}>{text}</time>')
 
 
 # A moment as audit details write it ("until 2026-11-29 07:52 UTC"): stored text, so the

@@ -14,7 +14,8 @@ from portal.config import PROJECT_ROOT, Defaults
 from portal.services import doctor
 
 DEPLOY = PROJECT_ROOT / "deploy"
-UNITS = ("portal.service", "portal-mail.service")
+UNITS = ("portal.service", "portal-mail.service", "portal-purge.service")
+TIMERS = ("portal-purge.timer",)
 APP_DIR = "/srv/portal"
 
 
@@ -56,6 +57,24 @@ def test_every_flask_command_a_unit_runs_exists(app, name):
 def test_the_mail_worker_unit_runs_the_mail_worker():
     (line,) = unit_lines("portal-mail.service", "ExecStart")
     assert flask_command(shlex.split(line)) == ["mail-worker"]
+
+
+def test_the_purge_unit_runs_one_purge_as_the_portals_user():
+    (line,) = unit_lines("portal-purge.service", "ExecStart")
+    assert flask_command(shlex.split(line)) == ["purge"]
+    assert unit_lines("portal-purge.service", "Type") == ["oneshot"]
+    for key in ("User", "WorkingDirectory"):
+        assert unit_lines("portal-purge.service", key) == unit_lines("portal.service", key)
+
+
+def test_the_purge_timer_starts_the_purge_unit_as_often_as_the_worker_purges():
+    assert unit_lines("portal-purge.timer", "Unit") == ["portal-purge.service"]
+    assert (DEPLOY / "portal-purge.service").is_file()
+    # systemd's "hourly" is the worker's default interval: either way, a purge an hour.
+    assert unit_lines("portal-purge.timer", "OnCalendar") == ["hourly"]
+    assert Defaults.PURGE_INTERVAL == 3600
+    assert unit_lines("portal-purge.timer", "Persistent") == ["true"]
+    assert unit_lines("portal-purge.timer", "WantedBy") == ["timers.target"]
 
 
 def test_the_portal_unit_runs_gunicorn_with_the_projects_config():
@@ -138,12 +157,13 @@ def test_nginx_serves_the_static_folder_and_allows_the_portals_largest_body():
 
 def test_the_readme_uses_the_deploy_files_instead_of_copies():
     readme = (PROJECT_ROOT / "README.md").read_text()
-    for name in (*UNITS, "portal.nginx", "config.py.example"):
+    for name in (*UNITS, *TIMERS, "portal.nginx", "config.py.example"):
         assert f"deploy/{name}" in readme, name
     # No inline unit or nginx site that could drift from deploy/.
     assert "```ini" not in readme
     assert "```nginx" not in readme
     assert "flask --app wsgi doctor" in readme
+    assert "flask --app wsgi restore" in readme
 
 
 def test_the_example_keys_are_placeholders_the_doctor_knows(tmp_path: Path):

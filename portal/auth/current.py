@@ -48,8 +48,8 @@ SET_UP_ENDPOINTS = frozenset(
         "notifications.bell",
     }
 )
-# The bell's poll checks its session itself, in the one query it makes (see
-# portal.notifications.routes): the gates below would cost it three more.
+# The bell's poll answers a pending sign-in with "stop polling" itself, not with a redirect
+# to the code step. The policy gate does apply to it: an overdue session's poll ends it.
 SELF_CHECKED_ENDPOINTS = frozenset({"notifications.bell"})
 SESSION_ENDED = (
     "Your session has ended: it was signed out in another tab or browser, or unused for "
@@ -183,11 +183,7 @@ def _gate_two_step_policy():
     """Past the deadline without two-step: an open session ends ("refuse sign-in"), or
     reaches nothing but the set-up ("require set-up"). Checked at every request, so a
     change of the policy applies at once."""
-    if (
-        request.endpoint is None
-        or request.endpoint == "static"
-        or request.endpoint in SELF_CHECKED_ENDPOINTS
-    ):
+    if request.endpoint is None or request.endpoint == "static":
         return None
     row = current_session()
     if row is None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user
 
@@ -163,11 +165,23 @@ def _complete_sign_in(row, method: str, *, remember: bool = False):
     return redirect(safe_next(request.args.get("next")) or url_for("profile.security"), code=303)
 
 
+def _not_offered() -> int:
+    return 0
+
+
 def _code_step(
-    form, template: str, verify, method: str, on_success=None, *, remember_days: int = 0
+    form,
+    template: str,
+    verify,
+    method: str,
+    on_success=None,
+    *,
+    remember_days: Callable[[], int] = _not_offered,
 ):
     """The second step with one kind of code: the app's, or a recovery code. Only the
-    app's page offers to remember the browser (``remember_days`` above 0)."""
+    app's page offers to remember the browser (``remember_days()`` above 0, asked only
+    when the answer matters: a right code goes through without reading the setting
+    unless the box was ticked)."""
     row, restart = _pending_or_restart()
     if restart:
         return restart
@@ -177,8 +191,8 @@ def _code_step(
         if outcome.ok:
             if on_success:
                 on_success(row.user)
-            remember = remember_days > 0 and bool(
-                getattr(form, "remember", None) and form.remember.data
+            remember = (
+                bool(getattr(form, "remember", None) and form.remember.data) and remember_days() > 0
             )
             return _complete_sign_in(row, method, remember=remember)
         form.code.errors.append(outcome.message)
@@ -190,7 +204,7 @@ def _code_step(
         "wait_notice": two_step.throttle_notice(row.user),
         "wait_seconds": two_step.seconds_to_wait(row.user),
         "next": safe_next(request.args.get("next")),
-        "remember_days": remember_days,
+        "remember_days": remember_days(),
     }
     return render_template(template, **context), status
 
@@ -203,7 +217,7 @@ def second_step():
         "auth/second_step.html",
         two_step.verify_sign_in_code,
         "authenticator app",
-        remember_days=remembered_browsers.days_allowed(),
+        remember_days=remembered_browsers.days_allowed,
     )
 
 

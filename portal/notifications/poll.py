@@ -5,8 +5,10 @@ request of all. When the answer is only the unread count, this WSGI layer gives 
 one indexed query (notifications.bell_state) on the read engine, with the headers every
 response carries, and without the request context, the page gates or the template
 context. A session that is not a valid full one gets htmx's "stop polling" status. Any
-other request, and a bell with a live sign-in code to show, go on to the Flask view,
-which shows the code where this session may see it.
+other request, a bell with a live sign-in code to show, and the bell of an account the
+company's policy may refuse (mandatory two-step, not set up) go on to the Flask view: it
+shows the code where this session may see it, and the pages' policy gate ends an overdue
+session there as it would on any page.
 """
 
 from __future__ import annotations
@@ -60,7 +62,7 @@ class BellPoll:
         if state is None:
             start_response(STOP_POLLING, [*self.headers, ("Content-Length", "0")])
             return [b""]
-        if state.live_codes:
+        if state.live_codes or state.policy_may_refuse:
             return self.wsgi_app(environ, start_response)
         body = self._quiet_bell(environ, state.unread)
         start_response(

@@ -114,24 +114,19 @@ def listing(query: str, page: int, state: str | None = None) -> EmployeeList:
     wanted = clean_state(state)
     page = min(max(1, page), MAX_PAGE)
     rules = policy.current()
-    standing = policy.standing_expression(rules, clock.now())
-    users, total = accounts.search(
+    now = clock.now()
+    # The counts of each state give the number of pages too: no count of its own.
+    counts = policy.standing_counts(rules, now, accounts.matching(query))
+    total = counts.get(wanted.value, 0) if wanted else sum(counts.values())
+    pages = max(1, -(-total // PER_PAGE))
+    # A page past the end (an old link, a list that shrank) shows the last one.
+    page = min(page, pages)
+    users = accounts.search(
         query,
         page=page,
         per_page=PER_PAGE,
-        where=(standing == wanted.value) if wanted else None,
+        where=(policy.standing_expression(rules, now) == wanted.value) if wanted else None,
     )
-    pages = max(1, -(-total // PER_PAGE))
-    if page > pages:
-        # A page past the end (an old link, a list that shrank) shows the last one.
-        page = pages
-        users, total = accounts.search(
-            query,
-            page=page,
-            per_page=PER_PAGE,
-            where=(standing == wanted.value) if wanted else None,
-        )
-        pages = max(1, -(-total // PER_PAGE))
     return EmployeeList(
         users=users,
         total=total,
@@ -139,7 +134,7 @@ def listing(query: str, page: int, state: str | None = None) -> EmployeeList:
         pages=pages,
         query=query,
         state=wanted,
-        counts=accounts.count_by(query, standing),
+        counts=counts,
         standings={user.id: policy.standing_for(user, rules) for user in users},
         locks={
             user.id: until for user in users if (until := two_step.locked_until(user)) is not None

@@ -5,8 +5,10 @@ from __future__ import annotations
 import hmac
 import os
 import secrets
+from dataclasses import dataclass
 from pathlib import Path
 
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -16,6 +18,7 @@ from portal.origin import Origin
 from portal.services import accounts, audit
 
 TOKEN_FILE = "setup-token"
+_KNOWN_NAME = "portal_company_name"
 
 
 class SetupClosed(Exception):
@@ -24,6 +27,26 @@ class SetupClosed(Exception):
 
 def company() -> Company | None:
     return db.session.get(Company, 1)
+
+
+@dataclass(frozen=True)
+class CompanyName:
+    """What every page shows of the company: its name."""
+
+    name: str
+
+
+def company_name() -> CompanyName | None:
+    """The company's name for the page frame, None before setup. The name is given once,
+    at setup, and the row never goes: once known, each process keeps it, and pages that
+    need nothing else from the database read nothing from it."""
+    known = current_app.extensions.get(_KNOWN_NAME)
+    if known is None:
+        found = company()
+        if found is None:
+            return None
+        known = current_app.extensions[_KNOWN_NAME] = CompanyName(found.name)
+    return known
 
 
 def is_needed() -> bool:

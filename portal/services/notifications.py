@@ -21,6 +21,7 @@ from portal import clock
 from portal.crypto import DecryptionError
 from portal.database import UTCDateTime, db
 from portal.models import (
+    AFTER_DEADLINE_REFUSE,
     PENDING_HARD_LIMIT,
     PENDING_LIFETIME,
     ROLE_ADMIN,
@@ -30,6 +31,7 @@ from portal.models import (
     Notification,
     User,
     UserSession,
+    idle_too_long,
 )
 from portal.origin import Origin
 from portal.services import audit, mail, totp
@@ -187,10 +189,13 @@ def sign_in_completed(user: User, origin: Origin) -> None:
     earlier = select(AuditEvent.id).where(
         AuditEvent.subject_id == user.id, AuditEvent.kind == audit.SIGN_IN
     )
-    if db.session.scalar(earlier.limit(1)) is None:
+    # Both questions in one round trip.
+    signed_in_before, seen = db.session.execute(
+        select(earlier.exists(), earlier.where(AuditEvent.user_agent == origin.user_agent).exists())
+    ).one()
+    if not signed_in_before:
         return  # the first sign-in of the account has nothing to compare with
-    seen = db.session.scalar(earlier.where(AuditEvent.user_agent == origin.user_agent).limit(1))
-    if seen is None:
+    if not seen:
         notify(user, NEW_BROWSER, origin=origin)
 
 
@@ -203,6 +208,9 @@ class BellState:
 
     unread: int
     live_codes: int
+    # The company refuses sign-in after the deadline and this account has no two-step: the
+    # session may have to end, which the pages' policy gate decides (see auth.current).
+    policy_may_refuse: bool = False
 
 
 @functools.cache
@@ -235,6 +243,17 @@ def bell_statement():
         )
         .scalar_subquery()
     )
+    company = Company.__table__
+    refusing = (
+        select(func.count())
+        .select_from(company)
+        .where(
+            company.c.id == 1,  # the one row, by its key
+            company.c.two_step_mandatory.is_(True),
+            company.c.two_step_after_deadline == AFTER_DEADLINE_REFUSE,
+        )
+        .scalar_subquery()
+    )
     return (
         select(
             session.c.stage,
@@ -242,6 +261,7 @@ def bell_statement():
             users.c.active,
             unread.label("unread"),
             live.label("live"),
+            (users.c.totp_secret.is_(None) & (refusing > 0)).label("policy_may_refuse"),
         )
         .select_from(session.join(users, users.c.id == session.c.user_id))
         .where(session.c.token_hash == bindparam("token_hash"))
@@ -263,10 +283,10 @@ def bell_state(token_hash: str, *, idle: timedelta, engine: Engine) -> BellState
             found = connection.execute(bell_statement(), values).first()
     if found is None:
         return None
-    stage, last_seen_at, active, unread, live = found
-    if stage == STAGE_PASSWORD or not active or now - _utc(last_seen_at) > idle:
+    stage, last_seen_at, active, unread, live, policy_may_refuse = found
+    if stage == STAGE_PASSWORD or not active or idle_too_long(_utc(last_seen_at), idle, now):
         return None
-    return BellState(unread=unread, live_codes=live)
+    return BellState(unread=unread, live_codes=live, policy_may_refuse=bool(policy_may_refuse))
 
 
 @functools.cache
@@ -292,8 +312,8 @@ def _sqlite_bell_row(engine: Engine, values: dict) -> tuple | None:
         connection.close()
     if row is None:
         return None
-    stage, last_seen_at, active, unread, live = row
-    return stage, datetime.fromisoformat(last_seen_at), active, unread, live
+    stage, last_seen_at, *rest = row
+    return stage, datetime.fromisoformat(last_seen_at), *rest
 
 
 _SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"

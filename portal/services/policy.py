@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 
-from sqlalchemy import and_, case, false, func, literal, or_, select, true, update
+from sqlalchemy import Select, and_, case, false, func, literal, or_, select, true, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from portal import clock
@@ -199,18 +199,63 @@ def standing_expression(policy: CompanyPolicy, now: datetime) -> ColumnElement[s
     comparison is a column against a moment computed here, so that it works the same on
     SQLite and PostgreSQL without date arithmetic in SQL.
     """
-    enabled = User.totp_secret.is_not(None)
-    paused = and_(
-        User.two_step_paused_since.is_not(None),
-        or_(User.two_step_paused_until.is_(None), User.two_step_paused_until > now),
-    )
+    enabled, paused, not_yet = _standing_conditions(policy, now)
     whens: list[tuple[ColumnElement[bool], str]] = [
         (User.active == false(), Standing.DEACTIVATED.value),
         (and_(enabled, paused), Standing.PAUSED.value),
         (enabled, Standing.ON.value),
     ]
-    if not policy.mandatory or policy.mandatory_since is None:
+    if not_yet is None:
         return case(*whens, else_=literal(Standing.NOT_REQUIRED.value))
+    whens.append((not_yet, Standing.NOT_YET.value))
+    return case(*whens, else_=literal(Standing.OVERDUE.value))
+
+
+def standing_counts(policy: CompanyPolicy, now: datetime, among: Select) -> dict[str, int]:
+    """How many of the accounts that ``among`` (a select of users) finds stand in each
+    state, as standing_expression tells them; states nobody is in are left out.
+
+    One pass over the accounts without sorting them: each state is counted by its own
+    condition and the conditions standing_expression checks before it, and the last
+    state is what remains."""
+    enabled, paused, not_yet = _standing_conditions(policy, now)
+    active = User.active != false()
+    tallies = [
+        func.count(),
+        func.count().filter(User.active == false()),
+        func.count().filter(and_(active, enabled, paused)),
+        func.count().filter(and_(active, enabled)),
+    ]
+    if not_yet is not None:
+        tallies.append(func.count().filter(and_(active, ~enabled, not_yet)))
+    row = db.session.execute(among.with_only_columns(*tallies)).one()
+    everyone, deactivated, paused_count, enabled_count = row[:4]
+    rest = everyone - deactivated - enabled_count
+    counts = {
+        Standing.DEACTIVATED.value: deactivated,
+        Standing.PAUSED.value: paused_count,
+        Standing.ON.value: enabled_count - paused_count,
+    }
+    if not_yet is None:
+        counts[Standing.NOT_REQUIRED.value] = rest
+    else:
+        counts[Standing.NOT_YET.value] = row[4]
+        counts[Standing.OVERDUE.value] = rest - row[4]
+    return {state: count for state, count in counts.items() if count}
+
+
+def _standing_conditions(
+    policy: CompanyPolicy, now: datetime
+) -> tuple[ColumnElement[bool], ColumnElement[bool], ColumnElement[bool] | None]:
+    """The conditions a standing is made of: two-step on, paused now, and (while the
+    policy is mandatory) still before the deadline; None where nothing is mandatory."""
+    enabled = User.totp_secret.is_not(None)
+    paused = and_(
+        User.two_step_paused_since.is_not(None),
+        or_(User.two_step_paused_until.is_(None), User.two_step_paused_until > now),
+    )
+    if not policy.mandatory or policy.mandatory_since is None:
+        return enabled, paused, None
     grace = policy.grace
     computed_not_yet = or_(
         true() if policy.mandatory_since + grace > now else false(),
@@ -221,8 +266,7 @@ def standing_expression(policy: CompanyPolicy, now: datetime) -> ColumnElement[s
         User.two_step_extended_until > now,
         and_(User.two_step_extended_until.is_(None), computed_not_yet),
     )
-    whens.append((not_yet, Standing.NOT_YET.value))
-    return case(*whens, else_=literal(Standing.OVERDUE.value))
+    return enabled, paused, not_yet
 
 
 def second_step_paused(user: User) -> bool:

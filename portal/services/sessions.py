@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from flask import current_app
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import joinedload
 
 from portal import clock
 from portal.crypto import hash_token, new_token
@@ -16,6 +18,7 @@ from portal.models import (
     STAGE_PASSWORD,
     User,
     UserSession,
+    idle_too_long,
 )
 from portal.origin import Origin
 from portal.services import audit, notifications, policy, remembered_browsers
@@ -26,7 +29,12 @@ LAST_SEEN_RESOLUTION = timedelta(minutes=1)
 
 
 def start(
-    user: User, stage: str, origin: Origin, *, password_confirmed_at: datetime | None = None
+    user: User,
+    stage: str,
+    origin: Origin,
+    *,
+    password_confirmed_at: datetime | None = None,
+    second_step_at: datetime | None = None,
 ) -> tuple[str, UserSession]:
     """A new session row with a new token; the caller sets the cookie and commits."""
     token = new_token()
@@ -40,6 +48,7 @@ def start(
         password_confirmed_at=password_confirmed_at or now,
         ip=origin.ip,
         user_agent=origin.user_agent,
+        second_step_at=second_step_at,
     )
     db.session.add(row)
     db.session.flush()
@@ -122,8 +131,11 @@ def end_expired(row: UserSession) -> None:
 def find(token: str | None) -> UserSession | None:
     if not token or len(token) > 128:
         return None
+    # Every use of the row reads its user (active? who is signed in?): one query for both.
     return db.session.scalars(
-        select(UserSession).where(UserSession.token_hash == hash_token(token))
+        select(UserSession)
+        .options(joinedload(UserSession.user))
+        .where(UserSession.token_hash == hash_token(token))
     ).first()
 
 
@@ -131,7 +143,7 @@ def is_expired(row: UserSession, idle_limit: timedelta) -> bool:
     now = clock.now()
     if row.stage == STAGE_PASSWORD:
         return now > pending_expires_at(row)
-    return now - row.last_seen_at > idle_limit
+    return idle_too_long(row.last_seen_at, idle_limit, now)
 
 
 def pending_expires_at(row: UserSession) -> datetime:
@@ -145,10 +157,16 @@ def pending_expires_at(row: UserSession) -> datetime:
 
 
 def touch(row: UserSession, origin: Origin) -> None:
+    """Records that the session is in use, at most once a minute (or when the address
+    changes). A conditional UPDATE: the row may have been ended by another request since
+    it was read, which must not fail this one."""
     now = clock.now()
     if now - row.last_seen_at >= LAST_SEEN_RESOLUTION or row.ip != origin.ip:
-        row.last_seen_at = now
-        row.ip = origin.ip
+        db.session.execute(
+            update(UserSession)
+            .where(UserSession.id == row.id, UserSession.token_hash == row.token_hash)
+            .values(last_seen_at=now, ip=origin.ip)
+        )
         db.session.commit()
 
 
@@ -163,8 +181,13 @@ def promote(row: UserSession, origin: Origin) -> tuple[str, UserSession]:
     if not end(row):
         raise AlreadyEnded()
     # The password was typed at the password step, not now.
-    token, fresh = start(user, STAGE_FULL, origin, password_confirmed_at=row.password_confirmed_at)
-    fresh.second_step_at = clock.now()
+    token, fresh = start(
+        user,
+        STAGE_FULL,
+        origin,
+        password_confirmed_at=row.password_confirmed_at,
+        second_step_at=clock.now(),
+    )
     return token, fresh
 
 
@@ -191,11 +214,23 @@ def end_all_except(user: User, keep: UserSession | None) -> int:
     return ended
 
 
+def _idle_limit() -> timedelta:
+    """How long a session may go unused before it ends (PORTAL_SESSION_IDLE_DAYS)."""
+    return timedelta(days=current_app.config["SESSION_IDLE_DAYS"])
+
+
 def active_for(user: User) -> list[UserSession]:
+    """The user's signed-in sessions, most recently used first. One unused beyond the idle
+    limit has ended, even while its row waits for the purge: it is not listed, and the
+    index on (user, stage, last use) keeps such rows from being read at all."""
     return list(
         db.session.scalars(
             select(UserSession)
-            .where(UserSession.user_id == user.id, UserSession.stage == STAGE_FULL)
+            .where(
+                UserSession.user_id == user.id,
+                UserSession.stage == STAGE_FULL,
+                UserSession.last_seen_at >= clock.now() - _idle_limit(),
+            )
             .order_by(UserSession.last_seen_at.desc())
         )
     )

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import or_, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from portal import clock, wording
 from portal.crypto import DecryptionError, Keyring
@@ -218,8 +219,10 @@ def _claim_step(user: User, step: int) -> bool:
         .execution_options(synchronize_session=False)
     )
     if claimed == 1:
-        user.totp_last_step = step
-        _reset_failures(user)
+        # What the UPDATE wrote, known to the object without writing it a second time.
+        set_committed_value(user, "totp_last_step", step)
+        set_committed_value(user, "second_step_failures", 0)
+        set_committed_value(user, "second_step_locked_until", None)
     return claimed == 1
 
 
@@ -324,12 +327,10 @@ def _confirm_identity(
 # --- the sign-in step -----------------------------------------------------------------
 
 
-# A right code is not committed here: the caller commits it with the session it opens
-# (sessions.complete_second_step), so a spent code and its sign-in are saved together or
-# not at all. A wrong one is recorded and committed at once.
-
-
 def verify_sign_in_code(user: User, code: str, origin: Origin) -> Outcome:
+    """A right code's time step is claimed in the open transaction, which the sign-in it
+    completes commits (sessions.complete_second_step): the code is spent by the sign-in,
+    in one commit. A wrong one is recorded and committed here."""
     return _check_current_code(user, code, origin)
 
 

@@ -132,6 +132,34 @@ def test_an_open_session_ends_at_its_next_request_once_overdue(app, client, cloc
     assert "deadline to set it up has passed" in page_text(client.get("/login"))
 
 
+def test_an_overdue_sessions_bell_poll_ends_it_too(app, client, clock, admin, employee):
+    """An open tab polls the bell and loads no page: its poll applies the policy as a
+    page would, so the session does not live on in the background."""
+    make_mandatory(app, admin, grace_days=1)
+    sign_in(client, "emma@example.com")
+    bell = client.get("/notifications/bell", headers=HTMX_HEADERS)
+    assert bell.status_code == 200 and "Notifications" in page_text(bell)  # before the deadline
+    clock.advance(days=1, minutes=1)
+    bell = client.get("/notifications/bell", headers=HTMX_HEADERS)
+    assert bell.headers["HX-Redirect"] == "/login"
+    assert sessions_of(app, employee) == 0
+    assert "deadline to set it up has passed" in page_text(client.get("/login"))
+
+
+def test_the_bell_of_an_employee_confined_to_set_up_keeps_counting(
+    app, client, clock, admin, employee
+):
+    """Where the company requires set-up, the poll must not pull the page away from the
+    set-up the employee is in the middle of."""
+    make_mandatory(app, admin, grace_days=1, after_deadline="setup")
+    clock.advance(days=1, minutes=1)
+    sign_in(client, "emma@example.com")
+    bell = client.get("/notifications/bell", headers=HTMX_HEADERS)
+    assert bell.status_code == 200
+    assert "HX-Redirect" not in bell.headers
+    assert sessions_of(app, employee) == 1
+
+
 def test_lengthening_the_grace_period_lets_an_overdue_employee_in_again(
     app, client, clock, admin, employee
 ):

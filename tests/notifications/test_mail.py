@@ -264,7 +264,16 @@ def test_send_a_test_mail_from_the_settings_page(mail_app, smtp, clock):
     assert len(audit_rows(app, audit.TEST_MAIL_QUEUED)) == 1
 
 
-def test_the_worker_of_make_run_leaves_quietly_without_a_mail_server(runner):
-    result = runner.invoke(args=["mail-worker", "--optional"])
+def test_the_worker_of_make_run_without_a_mail_server_stays_to_purge(runner):
+    result = runner.invoke(args=["mail-worker", "--optional", "--once"])
     assert result.exit_code == 0
     assert "notices stay in the portal" in result.output
+    assert "Purging every 3,600 seconds." in result.output
+
+
+def test_the_worker_of_make_run_leaves_quietly_with_neither_mail_nor_purge(make_app):
+    app = make_app(PURGE_INTERVAL=0)
+    result = app.test_cli_runner().invoke(args=["mail-worker", "--optional"])
+    assert result.exit_code == 0
+    assert "notices stay in the portal" in result.output
+    assert "Purge is off here" in result.output

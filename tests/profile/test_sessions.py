@@ -164,3 +164,25 @@ def test_everywhere_else_counts_the_sessions_listed_not_pending_sign_ins(app, cl
     assert listed == 2
     assert "Signed out everywhere else (1 session)." in page_text(response)
     assert session_count(app, employee) == 1
+
+
+def test_a_session_unused_beyond_the_idle_limit_is_not_listed(
+    app, clock, client, other_client, employee
+):
+    """Its row stays until something deletes it, but it has ended: the phone unused for
+    15 days is not among the places Emma is signed in, while the laptop used since is."""
+    assert sign_in(client, "emma@example.com", headers={"User-Agent": FIREFOX}).status_code == 303
+    assert (
+        sign_in(other_client, "emma@example.com", headers={"User-Agent": IPHONE}).status_code == 303
+    )
+    clock.advance(days=10)
+    assert client.get("/profile/security").status_code == 200
+    clock.advance(days=5)
+
+    page = page_text(client.get("/profile/security"))
+
+    panel = page[page.index('id="sessions"') :]
+    panel = panel[: panel.index("</section>")]
+    assert "This browser" in panel
+    assert "Safari on iPhone" not in panel
+    assert session_count(app, employee) == 2  # the phone's row is still there

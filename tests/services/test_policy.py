@@ -4,6 +4,7 @@ themselves, extensions, resets, the settings' own rules, the preview and adoptio
 from __future__ import annotations
 
 import itertools
+from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -553,6 +554,7 @@ def test_the_sql_standing_agrees_with_standing_for(app, clock, make_user):
         CompanyPolicy(True, base + DAY, grace, "refuse") for grace in (0, 1, 3)
     ]
     disagreements = []
+    miscounts = []
     with app.app_context():
         users = {user.id: user for user in db.session.scalars(select(User))}
         for rules, moment in itertools.product(policies, moments):
@@ -566,4 +568,18 @@ def test_the_sql_standing_agrees_with_standing_for(app, clock, make_user):
                 expected = policy.standing_for(users[user_id], rules).state
                 if in_sql[user_id] != expected:
                     disagreements.append((rules, moment, user_id, in_sql[user_id], expected))
+            # The list's counts of each state, taken in one pass, tell the same.
+            counted = policy.standing_counts(rules, moment, select(User))
+            expected_counts = Counter(
+                policy.standing_for(users[user_id], rules).state.value for user_id in ids
+            )
+            if counted != dict(expected_counts):
+                miscounts.append((rules, moment, counted, dict(expected_counts)))
+            odd = select(User).where(User.id.in_(ids[::3]))
+            expected_odd = Counter(
+                policy.standing_for(users[user_id], rules).state.value for user_id in ids[::3]
+            )
+            if policy.standing_counts(rules, moment, odd) != dict(expected_odd):
+                miscounts.append((rules, moment, "every third account"))
     assert not disagreements, disagreements[:5]
+    assert not miscounts, miscounts[:3]
