@@ -61,7 +61,10 @@ def _account_limit_message() -> str:
 
 
 def _failed(response) -> bool:
-    return response.status_code != 303
+    """A refused attempt (4xx) uses up the limits; a sign-in that passed (303) does not,
+    nor one the server could not answer (503 while the database is down): no password
+    was checked, and the person must not be locked out by the outage."""
+    return 400 <= response.status_code < 500
 
 
 @auth.get("/")

@@ -102,6 +102,29 @@ def test_too_many_failures_on_one_account_lock_it_from_every_address(app, employ
     )
 
 
+def test_attempts_the_database_could_not_answer_use_up_no_limits(
+    app, employee, limiter_clock, monkeypatch
+):
+    """While the database is down every sign-in gets the 503 page; once it is back, the
+    person signs in as if the outage had not been."""
+    from sqlalchemy.exc import OperationalError
+
+    from portal.services import accounts
+
+    def database_gone(*_args, **_kwargs):
+        raise OperationalError(
+            "SELECT", {}, Exception("server closed"), connection_invalidated=True
+        )
+
+    monkeypatch.setattr(accounts, "authenticate", database_gone)
+    for n in range(PER_ACCOUNT + 2):
+        down = attempt(app.test_client(), "emma@example.com", DEFAULT_PASSWORD, ip=f"192.0.2.{n}")
+        assert down.status_code == 503
+    monkeypatch.undo()
+    back = attempt(app.test_client(), "emma@example.com", DEFAULT_PASSWORD, ip="192.0.2.200")
+    assert back.status_code == 303
+
+
 def test_successful_sign_ins_do_not_use_up_the_limits(app, employee, make_user, limiter_clock):
     # Two accounts, as the per-account limit also caps all attempts on one account.
     make_user("olga@example.com", name="Olga")
