@@ -31,7 +31,8 @@ MESSAGES = {
 
 DATABASE_UNAVAILABLE = (
     "Database unavailable",
-    "The portal cannot reach its database just now. Please try again shortly.",
+    "The portal cannot reach its database just now. Nothing you sent was saved: "
+    "try again in a few seconds.",
 )
 # What a browser is told to wait before asking again (the Retry-After header).
 RETRY_AFTER_SECONDS = 10
@@ -71,9 +72,7 @@ def _database_unavailable():
     fragment = wants_fragment()
     template = "errors/_alert.html" if fragment else "errors/database_unavailable.html"
     # The template alone: context processors (the company, the deadline banner) query.
-    body = current_app.jinja_env.get_template(template).render(
-        title=title, message=message, retry_seconds=RETRY_AFTER_SECONDS
-    )
+    body = current_app.jinja_env.get_template(template).render(title=title, message=message)
     response = make_response(body, 503, retarget="#alerts" if fragment else None)
     if fragment:
         response.headers["HX-Reswap"] = "innerHTML"
