@@ -90,7 +90,7 @@ typecheck: $(VENV)/.test-installed
 hooks: $(VENV)/.test-installed
 	$(BIN)/pre-commit install
 
-# wrk (Debian's package) drives the poll bench (bench/poll.py); installed as browser-deps
+# wrk (Debian's package) loads the pages under test (bench/pages.py); installed as browser-deps
 # installs chromium.
 bench-deps:
 	@command -v wrk >/dev/null || { \
