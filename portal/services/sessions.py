@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import delete, select, update
+from sqlalchemy import Select, bindparam, delete, select, update
 from sqlalchemy.orm import joinedload
 
 from portal import clock
 from portal.crypto import hash_token, new_token
-from portal.database import db
+from portal.database import UTCDateTime, db
 from portal.models import (
     PENDING_HARD_LIMIT,
     PENDING_LIFETIME,
@@ -131,12 +132,18 @@ def end_expired(row: UserSession) -> None:
 def find(token: str | None) -> UserSession | None:
     if not token or len(token) > 128:
         return None
-    # Every use of the row reads its user (active? who is signed in?): one query for both.
-    return db.session.scalars(
+    return db.session.scalars(_find_statement(), {"token_hash": hash_token(token)}).first()
+
+
+@functools.cache
+def _find_statement() -> Select[UserSession]:
+    """Built once: every request of a signed-in browser runs it. Every use of the row
+    reads its user (active? who is signed in?): one query for both."""
+    return (
         select(UserSession)
         .options(joinedload(UserSession.user))
-        .where(UserSession.token_hash == hash_token(token))
-    ).first()
+        .where(UserSession.token_hash == bindparam("token_hash"))
+    )
 
 
 def is_expired(row: UserSession, idle_limit: timedelta) -> bool:
@@ -223,16 +230,20 @@ def active_for(user: User) -> list[UserSession]:
     """The user's signed-in sessions, most recently used first. One unused beyond the idle
     limit has ended, even while its row waits for the purge: it is not listed, and the
     index on (user, stage, last use) keeps such rows from being read at all."""
-    return list(
-        db.session.scalars(
-            select(UserSession)
-            .where(
-                UserSession.user_id == user.id,
-                UserSession.stage == STAGE_FULL,
-                UserSession.last_seen_at >= clock.now() - _idle_limit(),
-            )
-            .order_by(UserSession.last_seen_at.desc())
+    values = {"user_id": user.id, "since": clock.now() - _idle_limit()}
+    return list(db.session.scalars(_active_statement(), values))
+
+
+@functools.cache
+def _active_statement() -> Select[UserSession]:
+    return (
+        select(UserSession)
+        .where(
+            UserSession.user_id == bindparam("user_id"),
+            UserSession.stage == STAGE_FULL,
+            UserSession.last_seen_at >= bindparam("since", type_=UTCDateTime()),
         )
+        .order_by(UserSession.last_seen_at.desc())
     )
 
 
