@@ -17,6 +17,7 @@ from portal.models import (
     PENDING_LIFETIME,
     STAGE_FULL,
     STAGE_PASSWORD,
+    Company,
     User,
     UserSession,
     idle_too_long,
@@ -132,16 +133,19 @@ def end_expired(row: UserSession) -> None:
 def find(token: str | None) -> UserSession | None:
     if not token or len(token) > 128:
         return None
-    return db.session.scalars(_find_statement(), {"token_hash": hash_token(token)}).first()
+    found = db.session.execute(_find_statement(), {"token_hash": hash_token(token)}).first()
+    return found[0] if found is not None else None
 
 
 @functools.cache
-def _find_statement() -> Select[UserSession]:
+def _find_statement() -> Select[UserSession, Company]:
     """Built once: every request of a signed-in browser runs it. Every use of the row
-    reads its user (active? who is signed in?): one query for both."""
+    reads its user (active? who is signed in?), and the request's policy gate reads the
+    company's settings (policy.current finds the row loaded here): one query for all."""
     return (
-        select(UserSession)
+        select(UserSession, Company)
         .options(joinedload(UserSession.user))
+        .outerjoin(Company, Company.id == 1)
         .where(UserSession.token_hash == bindparam("token_hash"))
     )
 
