@@ -3,7 +3,7 @@
 import re
 from datetime import UTC, datetime
 
-from flask import Flask
+from flask import Flask, current_app, request, url_for
 from flask import session as browser_session
 from flask_login import current_user
 from markupsafe import Markup, escape
@@ -25,6 +25,7 @@ def init_app(app: Flask) -> None:
             company = None
         return {"company": company, **_two_step_deadline()}
 
+    app.add_template_global(static_url, "static_url")
     app.add_template_filter(when, "when")
     app.add_template_filter(with_local_times, "with_local_times")
 
@@ -39,6 +40,20 @@ def init_app(app: Flask) -> None:
     @app.template_filter("browser")
     def _browser(user_agent: str | None) -> str:
         return describe_browser(user_agent or "")
+
+
+def static_url(filename: str) -> str:
+    """url_for('static', filename=...), worked out once per file and application root:
+    every page's head links the same few files."""
+    known = current_app.extensions.setdefault(_STATIC_URLS, {})
+    key = (request.script_root, filename)
+    url = known.get(key)
+    if url is None:
+        url = known[key] = url_for("static", filename=filename)
+    return url
+
+
+_STATIC_URLS = "portal.static_urls"
 
 
 def when(

@@ -56,9 +56,16 @@ def _may_see_codes(row) -> bool:
 
 
 def bell_context(user, row) -> dict:
-    live = service.live_codes(user, may_see_codes=_may_see_codes(row))
+    counts = service.header_counts(row.token_hash) if row is not None else None
+    if counts is None:
+        unread = service.unread_count(user)
+        live = service.live_codes(user, may_see_codes=_may_see_codes(row))
+    else:
+        # The notices themselves are read only where a sign-in code is live.
+        unread, waiting = counts
+        live = service.live_codes(user, may_see_codes=_may_see_codes(row)) if waiting else []
     return {
-        "unread": service.unread_count(user),
+        "unread": unread,
         "live": live,
         "interval": _interval(bool(live)),
     }

@@ -83,14 +83,36 @@ def _area_context(
     )
     return {
         "area": area,
-        "password_form": forms.get("password_form") or ConfirmPasswordForm(formdata=None),
-        "enrol_form": forms.get("enrol_form") or EnrolmentCodeForm(formdata=None),
-        "saved_form": forms.get("saved_form") or CodesSavedForm(formdata=None),
-        "guard_form": forms.get("guard_form") or PasswordAndCodeForm(formdata=None),
-        "regenerate_form": forms.get("regenerate_form") or RegenerateCodesForm(formdata=None),
-        "show_codes_form": forms.get("show_codes_form") or ShowCodesForm(formdata=None),
+        **{
+            name: forms.get(name) or _EmptyForm(form_class)
+            for name, form_class in _AREA_FORMS.items()
+        },
         "wait_seconds": two_step.seconds_to_wait(current_user),
     }
+
+
+_AREA_FORMS: dict[str, type] = {
+    "password_form": ConfirmPasswordForm,
+    "enrol_form": EnrolmentCodeForm,
+    "saved_form": CodesSavedForm,
+    "guard_form": PasswordAndCodeForm,
+    "regenerate_form": RegenerateCodesForm,
+    "show_codes_form": ShowCodesForm,
+}
+
+
+class _EmptyForm:
+    """A blank form of the area, built when the template first reads it: each state of
+    the area draws one or two of them, and building a form (fields, CSRF) costs."""
+
+    def __init__(self, form_class: type) -> None:
+        self._form_class = form_class
+        self._form: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._form is None:
+            self._form = self._form_class(formdata=None)
+        return getattr(self._form, name)
 
 
 def _two_step_area(

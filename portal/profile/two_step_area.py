@@ -83,8 +83,7 @@ def build(
     if user.two_step_enabled:
         unsaved = recovery_codes.unsaved(user)
         shown = recovery_codes.unsaved_shown_to(user, session)
-        codes_left = recovery_codes.remaining(user)
-        codes_used = recovery_codes.used(user)
+        codes_left, codes_used = recovery_codes.standing(user)
     return TwoStepArea(
         enabled=user.two_step_enabled,
         password_fresh=fresh,

@@ -14,11 +14,12 @@ recorded; only how they are told changes:
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import Select, bindparam, or_, select
 
 from portal.database import db
 from portal.models import AuditEvent, User
@@ -71,9 +72,6 @@ def for_person(person: User, *, audience: str = SELF, shown: int = PAGE_SIZE) ->
     """The newest ``shown`` entries of ``person``'s activity: what happened to them and,
     for an administrator's eyes, what they did to others."""
     shown = shown_count(str(shown))
-    condition = AuditEvent.subject_id == person.id
-    if audience == ADMIN:
-        condition = or_(condition, AuditEvent.actor_id == person.id)
     wanted = shown + 1
     entries: list[Entry] = []
     # Folding may merge rows, so read enough for the entries plus a margin for the
@@ -82,12 +80,7 @@ def for_person(person: User, *, audience: str = SELF, shown: int = PAGE_SIZE) ->
     limit = batch
     while True:
         events = list(
-            db.session.scalars(
-                select(AuditEvent)
-                .where(condition)
-                .order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
-                .limit(limit)
-            )
+            db.session.scalars(_events_statement(audience == ADMIN, limit), {"person": person.id})
         )
         exhausted = len(events) < limit
         entries = describe_all(events, person, audience=audience)
@@ -95,6 +88,21 @@ def for_person(person: User, *, audience: str = SELF, shown: int = PAGE_SIZE) ->
             break
         limit += batch
     return Page(entries=entries[:shown], more=len(entries) > shown, shown=shown)
+
+
+@functools.lru_cache(maxsize=64)
+def _events_statement(with_actions: bool, limit: int) -> Select[AuditEvent]:
+    """The newest events of a person (and, with_actions, what they did to others): built
+    once per size, as the pages ask for few sizes (whole pages, a bounded number)."""
+    condition = AuditEvent.subject_id == bindparam("person")
+    if with_actions:
+        condition = or_(condition, AuditEvent.actor_id == bindparam("person"))
+    return (
+        select(AuditEvent)
+        .where(condition)
+        .order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
+        .limit(limit)
+    )
 
 
 def describe_all(events: list[AuditEvent], person: User, *, audience: str) -> list[Entry]:

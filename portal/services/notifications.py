@@ -300,11 +300,7 @@ def _sqlite_bell_row(engine: Engine, values: dict) -> tuple | None:
     machinery costs more than the query itself. Times are bound and read in the format
     SQLAlchemy stores them in (naive UTC, "YYYY-MM-DD HH:MM:SS.ffffff")."""
     sql, names, constants = _sqlite_bell_sql(engine)
-    given = {**constants, **values}
-    bound = [
-        value.astimezone(UTC).strftime(_SQLITE_TIME) if isinstance(value, datetime) else value
-        for value in (given[name] for name in names)
-    ]
+    bound = _sqlite_values(names, {**constants, **values})
     connection = engine.raw_connection()
     try:
         row = connection.cursor().execute(sql, bound).fetchone()
@@ -317,6 +313,33 @@ def _sqlite_bell_row(engine: Engine, values: dict) -> tuple | None:
 
 
 _SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"
+
+
+def header_counts(token_hash: str) -> tuple[int, int] | None:
+    """The unread count and the number of live sign-in codes for the header of a page,
+    from the bell's one query, read in the request's own transaction (so a notice the
+    request has just added counts); None when the session's row is not there."""
+    values = {"token_hash": token_hash, **_waiting_bounds(clock.now())}
+    connection = db.session.connection()
+    if connection.dialect.name == "sqlite":
+        sql, names, constants = _sqlite_bell_sql(connection.engine)
+        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            found = cursor.execute(sql, _sqlite_values(names, {**constants, **values})).fetchone()
+        finally:
+            cursor.close()
+    else:
+        found = connection.execute(bell_statement(), values).first()
+    if found is None:
+        return None
+    return found[3], found[4]
+
+
+def _sqlite_values(names: tuple[str, ...], given: dict) -> list:
+    return [
+        value.astimezone(UTC).strftime(_SQLITE_TIME) if isinstance(value, datetime) else value
+        for value in (given[name] for name in names)
+    ]
 
 
 def _utc(value: datetime) -> datetime:

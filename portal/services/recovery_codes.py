@@ -7,12 +7,13 @@ conditional UPDATE, so a code used twice at the same instant works once.
 
 from __future__ import annotations
 
+import functools
 import json
 import secrets
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Select, bindparam, delete, func, select, update
 
 from portal import clock
 from portal.crypto import Keyring
@@ -146,6 +147,26 @@ def remaining(user: User) -> int:
         )
         or 0
     )
+
+
+def standing(user: User) -> tuple[int, list[RecoveryCode]]:
+    """How many codes are left, and the used ones, newest use first: ``remaining`` and
+    ``used`` from one query."""
+    codes = db.session.scalars(_codes_statement(), {"user_id": user.id})
+    left = 0
+    spent: list[tuple[datetime, RecoveryCode]] = []
+    for code in codes:
+        if code.used_at is None:
+            left += 1
+        else:
+            spent.append((code.used_at, code))
+    spent.sort(key=lambda pair: pair[0], reverse=True)
+    return left, [code for _, code in spent]
+
+
+@functools.cache
+def _codes_statement() -> Select[RecoveryCode]:
+    return select(RecoveryCode).where(RecoveryCode.user_id == bindparam("user_id"))
 
 
 def used(user: User) -> list[RecoveryCode]:

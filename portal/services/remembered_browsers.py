@@ -12,13 +12,14 @@ delete the rows (``forget_all``), so that the Security page lists only what coun
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Select, bindparam, delete, func, select, update
 
 from portal import clock
 from portal.crypto import Keyring, hash_token, new_token
@@ -127,12 +128,17 @@ def remembered_for(user: User) -> list[Remembered]:
     moment it stops counting."""
     days = days_allowed()
     now = clock.now()
-    rows = db.session.scalars(
+    rows = db.session.scalars(_remembered_statement(), {"user_id": user.id})
+    return [Remembered(row, _until(row, days)) for row in rows if _counts(row, user, days, now)]
+
+
+@functools.cache
+def _remembered_statement() -> Select[RememberedBrowser]:
+    return (
         select(RememberedBrowser)
-        .where(RememberedBrowser.user_id == user.id)
+        .where(RememberedBrowser.user_id == bindparam("user_id"))
         .order_by(RememberedBrowser.created_at.desc(), RememberedBrowser.id.desc())
     )
-    return [Remembered(row, _until(row, days)) for row in rows if _counts(row, user, days, now)]
 
 
 def owned_by(user: User, token: str | None) -> RememberedBrowser | None:

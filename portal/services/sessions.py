@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import delete, select, update
+from sqlalchemy import Select, bindparam, delete, select, update
 from sqlalchemy.orm import joinedload
 
 from portal import clock
 from portal.crypto import hash_token, new_token
-from portal.database import db
+from portal.database import UTCDateTime, db
 from portal.models import (
     PENDING_HARD_LIMIT,
     PENDING_LIFETIME,
     STAGE_FULL,
     STAGE_PASSWORD,
+    Company,
     User,
     UserSession,
     idle_too_long,
@@ -131,12 +133,21 @@ def end_expired(row: UserSession) -> None:
 def find(token: str | None) -> UserSession | None:
     if not token or len(token) > 128:
         return None
-    # Every use of the row reads its user (active? who is signed in?): one query for both.
-    return db.session.scalars(
-        select(UserSession)
+    found = db.session.execute(_find_statement(), {"token_hash": hash_token(token)}).first()
+    return found[0] if found is not None else None
+
+
+@functools.cache
+def _find_statement() -> Select[UserSession, Company]:
+    """Built once: every request of a signed-in browser runs it. Every use of the row
+    reads its user (active? who is signed in?), and the request's policy gate reads the
+    company's settings (policy.current finds the row loaded here): one query for all."""
+    return (
+        select(UserSession, Company)
         .options(joinedload(UserSession.user))
-        .where(UserSession.token_hash == hash_token(token))
-    ).first()
+        .outerjoin(Company, Company.id == 1)
+        .where(UserSession.token_hash == bindparam("token_hash"))
+    )
 
 
 def is_expired(row: UserSession, idle_limit: timedelta) -> bool:
@@ -223,16 +234,20 @@ def active_for(user: User) -> list[UserSession]:
     """The user's signed-in sessions, most recently used first. One unused beyond the idle
     limit has ended, even while its row waits for the purge: it is not listed, and the
     index on (user, stage, last use) keeps such rows from being read at all."""
-    return list(
-        db.session.scalars(
-            select(UserSession)
-            .where(
-                UserSession.user_id == user.id,
-                UserSession.stage == STAGE_FULL,
-                UserSession.last_seen_at >= clock.now() - _idle_limit(),
-            )
-            .order_by(UserSession.last_seen_at.desc())
+    values = {"user_id": user.id, "since": clock.now() - _idle_limit()}
+    return list(db.session.scalars(_active_statement(), values))
+
+
+@functools.cache
+def _active_statement() -> Select[UserSession]:
+    return (
+        select(UserSession)
+        .where(
+            UserSession.user_id == bindparam("user_id"),
+            UserSession.stage == STAGE_FULL,
+            UserSession.last_seen_at >= bindparam("since", type_=UTCDateTime()),
         )
+        .order_by(UserSession.last_seen_at.desc())
     )
 
 
