@@ -59,7 +59,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     limiter.init_app(app)
     login_manager.init_app(app)
 
-    from portal import cli, errors, forms, headers, templating
+    from portal import cli, errors, headers, templating
     from portal.admin import admin
     from portal.auth.routes import auth
     from portal.notifications import notifications
@@ -69,7 +69,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     headers.init_app(app)
     errors.init_app(app)
     templating.init_app(app)
-    forms.use_fast_html_params()
     cli.init_app(app)
 
     app.register_blueprint(auth)

@@ -1,45 +1,11 @@
 """Form pieces shared by the blueprints."""
 
-import functools
-
-import wtforms.widgets
-import wtforms.widgets.core
-from markupsafe import Markup, escape
+from markupsafe import Markup
 from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, Regexp, ValidationError
 from wtforms.widgets import TextInput
 
 from portal.services.passwords import MAX_LENGTH, problem_with
-
-
-def html_params(**kwargs: object) -> Markup:
-    """The attributes of a field's tag, written exactly as WTForms' own html_params writes
-    them (sorted names; True alone, False left out; values escaped, with any quote of a
-    safe value as &quot;), without its per-attribute Markup.format, which is most of the
-    cost of drawing a form."""
-    parts = []
-    for key in sorted(kwargs):
-        value = kwargs[key]
-        if value is False:
-            continue
-        name = _attribute_name(key)
-        if value is True:
-            parts.append(name)
-        else:
-            parts.append(f'{name}="{str(escape(value)).replace(chr(34), "&quot;")}"')
-    return Markup(" ".join(parts))
-
-
-@functools.cache
-def _attribute_name(key: str) -> str:
-    return str(escape(wtforms.widgets.core.clean_key(key)))
-
-
-def use_fast_html_params() -> None:
-    """Every WTForms widget and label writes its attributes with html_params above."""
-    wtforms.widgets.core.html_params = html_params
-    wtforms.widgets.html_params = html_params
-    wtforms.widgets.core.Input.html_params = staticmethod(html_params)
 
 
 class CodeInput(TextInput):
