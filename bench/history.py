@@ -38,12 +38,13 @@ from portal.models import (
     ROLE_EMPLOYEE,
     STAGE_FULL,
     STAGE_PASSWORD,
+    AuditEvent,
     Company,
     User,
     UserSession,
     fold_for_search,
 )
-from portal.services import accounts, totp
+from portal.services import accounts, audit, totp
 
 FEW_EMPLOYEES = 100
 MANY_EMPLOYEES = 10_000
@@ -197,16 +198,42 @@ def _fill_history(app: Flask) -> str:
         return person.email
 
 
+# The measured person's activity list shows a page of entries and "Show more" over a
+# year of history; the empty database holds just that page's worth (the same kind of
+# entry as its newest ones: sign-in failures of the attack), so the two pages draw the
+# same content and only the history beneath differs.
+PAGE_OF_ACTIVITY = 11
+
+
 def _fill_empty(app: Flask) -> str:
-    """The company and the measured person alone."""
+    """The company, the measured person and one page of their activity."""
     with app.app_context():
         Base.metadata.create_all(db.engine)
         person = audit_log._people()[MEASURED - 1]
         person["password_hash"] = accounts.password_hasher().hash(PASSWORD)
         person["search_key"] = fold_for_search(f"{person['name']}\n{person['email']}")
+        events = [
+            dict(
+                zip(
+                    audit_log.COLUMNS,
+                    (
+                        audit_log.NOW - timedelta(minutes=number),
+                        audit.SIGN_IN_FAILED,
+                        None,
+                        MEASURED,
+                        f"203.0.113.{number}",
+                        "python-requests/2.32",
+                        "",
+                    ),
+                    strict=True,
+                )
+            )
+            for number in range(PAGE_OF_ACTIVITY)
+        ]
         with db.engine.begin() as connection:
             connection.execute(insert(Company), [{"id": 1, "name": "Bench Ltd"}])
             connection.execute(insert(User), [person])
+            connection.execute(insert(AuditEvent), events)
         return person["email"]
 
 
