@@ -26,7 +26,7 @@ from sqlalchemy.orm import aliased
 
 from portal.database import db
 from portal.models import AuditEvent, User
-from portal.services import audit
+from portal.services import accounts, audit
 from portal.services.employees import clean_query
 from portal.wording import describe_browser
 
@@ -279,24 +279,20 @@ class _Scope:
 
 
 def people_matching(text: str) -> list[Person]:
-    """The person with exactly this email, else everyone whose name or email contains it
-    (at most MAX_PEOPLE + 1, so that a broader search can be told apart)."""
+    """The person with exactly this email, else everyone whose name or email contains it,
+    in any case and with or without accents (at most MAX_PEOPLE + 1, so that a broader
+    search can be told apart)."""
     exact = db.session.execute(
         select(User.id, User.name, User.email).where(User.email == text.lower())
     ).first()
     if exact is not None:
         return [Person(*exact)]
-    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    pattern = f"%{escaped}%"
+    # The employees list's own rule: any case, with or without accents ("Emile" finds
+    # "Émile"), from the accounts' search key.
     found = db.session.execute(
-        select(User.id, User.name, User.email)
-        .where(
-            or_(
-                func.lower(User.name).like(pattern, escape="\\"),
-                User.email.like(pattern, escape="\\"),
-            )
-        )
-        .order_by(func.lower(User.name), User.id)
+        accounts.matching(text)
+        .with_only_columns(User.id, User.name, User.email)
+        .order_by(User.search_key, User.id)
         .limit(MAX_PEOPLE + 1)
     )
     return [Person(*row) for row in found]

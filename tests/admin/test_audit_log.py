@@ -219,6 +219,19 @@ def test_part_of_a_name_matches_everyone_it_fits(admin_client, mixed_events):
     assert "the 2 people matching “emma”: Emma Stone, Gemma Hill" in page_text(response)
 
 
+def test_a_name_matches_with_or_without_its_accents(app, admin_client, make_user):
+    """As in the employees list: "Emile" finds Émile, and "émile" finds Emile too."""
+    accented = make_user("emile.zola@example.com", name="Émile Zola")
+    plain = make_user("emile.b@example.com", name="Emile Brontë")
+    record(app, audit.SIGN_IN, DAY, actor=accented, detail="accented signs in")
+    record(app, audit.SIGN_IN, DAY + timedelta(minutes=1), actor=plain, detail="plain signs in")
+    for typed in ("emile", "Émile", "EMILE"):
+        response = admin_client.get("/admin/audit", query_string={"person": typed})
+        assert details(response) == ["plain signs in", "accented signs in"], typed
+    brontë = admin_client.get("/admin/audit", query_string={"person": "bronte"})
+    assert details(brontë) == ["plain signs in"]
+
+
 def test_an_event_between_two_people_found_appears_once(
     app, admin_client, people, mixed_events, monkeypatch
 ):
