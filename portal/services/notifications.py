@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import Engine, and_, bindparam, delete, func, or_, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, delete, func, or_, select, update
 
 from portal import clock
 from portal.crypto import DecryptionError
@@ -275,12 +275,8 @@ def bell_state(token_hash: str, *, idle: timedelta, engine: Engine) -> BellState
     It reads outside any ORM session, on ``engine`` (db.read_engine: connections that
     take no lock), since it is the most frequent request of all."""
     now = clock.now()
-    values = {"token_hash": token_hash, **_waiting_bounds(now)}
-    if engine.dialect.name == "sqlite":
-        found = _sqlite_bell_row(engine, values)
-    else:
-        with engine.connect() as connection:
-            found = connection.execute(bell_statement(), values).first()
+    with engine.connect() as connection:
+        found = _bell_row(connection, {"token_hash": token_hash, **_waiting_bounds(now)})
     if found is None:
         return None
     stage, last_seen_at, active, unread, live, policy_may_refuse = found
@@ -295,17 +291,20 @@ def _sqlite_bell_sql(engine: Engine) -> tuple[str, tuple[str, ...], dict]:
     return str(compiled), tuple(compiled.positiontup or ()), dict(compiled.params)
 
 
-def _sqlite_bell_row(engine: Engine, values: dict) -> tuple | None:
-    """The same query on SQLite straight through the driver: SQLAlchemy's statement
-    machinery costs more than the query itself. Times are bound and read in the format
-    SQLAlchemy stores them in (naive UTC, "YYYY-MM-DD HH:MM:SS.ffffff")."""
-    sql, names, constants = _sqlite_bell_sql(engine)
-    bound = _sqlite_values(names, {**constants, **values})
-    connection = engine.raw_connection()
+def _bell_row(connection: Connection, values: dict) -> tuple | None:
+    """The bell's query on ``connection``. On SQLite it goes straight through the driver:
+    SQLAlchemy's statement machinery costs more than the query itself. Times are bound
+    and read in the format SQLAlchemy stores them in (naive UTC,
+    "YYYY-MM-DD HH:MM:SS.ffffff")."""
+    if connection.dialect.name != "sqlite":
+        found = connection.execute(bell_statement(), values).first()
+        return tuple(found) if found is not None else None
+    sql, names, constants = _sqlite_bell_sql(connection.engine)
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
-        row = connection.cursor().execute(sql, bound).fetchone()
+        row = cursor.execute(sql, _sqlite_values(names, {**constants, **values})).fetchone()
     finally:
-        connection.close()
+        cursor.close()
     if row is None:
         return None
     stage, last_seen_at, *rest = row
@@ -320,16 +319,7 @@ def header_counts(token_hash: str) -> tuple[int, int] | None:
     from the bell's one query, read in the request's own transaction (so a notice the
     request has just added counts); None when the session's row is not there."""
     values = {"token_hash": token_hash, **_waiting_bounds(clock.now())}
-    connection = db.session.connection()
-    if connection.dialect.name == "sqlite":
-        sql, names, constants = _sqlite_bell_sql(connection.engine)
-        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        try:
-            found = cursor.execute(sql, _sqlite_values(names, {**constants, **values})).fetchone()
-        finally:
-            cursor.close()
-    else:
-        found = connection.execute(bell_statement(), values).first()
+    found = _bell_row(db.session.connection(), values)
     if found is None:
         return None
     return found[3], found[4]
