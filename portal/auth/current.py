@@ -6,7 +6,6 @@ its second step: it makes nobody the current user and reaches only the second-st
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import cast
 from urllib.parse import urlsplit
 
@@ -123,8 +122,9 @@ def _session_row() -> UserSession | None:
     """This request's session row (full or pending), looked up once."""
     if "session_row" not in g:
         row = sessions.find(request.cookies.get(COOKIE_NAME))
-        idle = timedelta(days=current_app.config["SESSION_IDLE_DAYS"])
-        if row is not None and (sessions.is_expired(row, idle) or not row.user.active):
+        if row is not None and (
+            sessions.is_expired(row, sessions.idle_limit()) or not row.user.active
+        ):
             expired_stage = row.stage
             sessions.end_expired(row)
             g.clear_cookie = True
@@ -280,7 +280,7 @@ def _write_cookie(response):
         response.set_cookie(
             COOKIE_NAME,
             g.new_cookie,
-            max_age=int(timedelta(days=config["SESSION_IDLE_DAYS"]).total_seconds()),
+            max_age=int(sessions.idle_limit().total_seconds()),
             httponly=True,
             secure=config["HTTPS"],
             samesite="Lax",

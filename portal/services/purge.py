@@ -49,6 +49,7 @@ from portal.models import (
     User,
     UserSession,
 )
+from portal.services import sessions
 from portal.services.two_step import ENROLMENT_LIFETIME
 from portal.wording import plural
 
@@ -73,7 +74,7 @@ class Limits:
         now = clock.now()
         return cls(
             cutoff=now - SETTLE,
-            idle=timedelta(days=config["SESSION_IDLE_DAYS"]),
+            idle=sessions.idle_limit(),
             sent_mail_before=now - timedelta(days=max(0, config["PURGE_SENT_MAIL_DAYS"])),
             read_notifications_before=now
             - timedelta(days=max(0, config["PURGE_READ_NOTIFICATIONS_DAYS"])),

@@ -225,7 +225,7 @@ def end_all_except(user: User, keep: UserSession | None) -> int:
     return ended
 
 
-def _idle_limit() -> timedelta:
+def idle_limit() -> timedelta:
     """How long a session may go unused before it ends (PORTAL_SESSION_IDLE_DAYS)."""
     return timedelta(days=current_app.config["SESSION_IDLE_DAYS"])
 
@@ -234,7 +234,7 @@ def active_for(user: User) -> list[UserSession]:
     """The user's signed-in sessions, most recently used first. One unused beyond the idle
     limit has ended, even while its row waits for the purge: it is not listed, and the
     index on (user, stage, last use) keeps such rows from being read at all."""
-    values = {"user_id": user.id, "since": clock.now() - _idle_limit()}
+    values = {"user_id": user.id, "since": clock.now() - idle_limit()}
     return list(db.session.scalars(_active_statement(), values))
 
 
