@@ -150,33 +150,16 @@ def remaining(user: User) -> int:
 
 
 def standing(user: User) -> tuple[int, list[RecoveryCode]]:
-    """How many codes are left, and the used ones, newest use first: ``remaining`` and
-    ``used`` from one query."""
-    codes = db.session.scalars(_codes_statement(), {"user_id": user.id})
-    left = 0
-    spent: list[tuple[datetime, RecoveryCode]] = []
-    for code in codes:
-        if code.used_at is None:
-            left += 1
-        else:
-            spent.append((code.used_at, code))
+    """How many codes are left, and the used ones, newest use first, from one query."""
+    codes = list(db.session.scalars(_codes_statement(), {"user_id": user.id}))
+    spent = [(code.used_at, code) for code in codes if code.used_at is not None]
     spent.sort(key=lambda pair: pair[0], reverse=True)
-    return left, [code for _, code in spent]
+    return len(codes) - len(spent), [code for _, code in spent]
 
 
 @functools.cache
 def _codes_statement() -> Select[RecoveryCode]:
     return select(RecoveryCode).where(RecoveryCode.user_id == bindparam("user_id"))
-
-
-def used(user: User) -> list[RecoveryCode]:
-    return list(
-        db.session.scalars(
-            select(RecoveryCode)
-            .where(RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_not(None))
-            .order_by(RecoveryCode.used_at.desc())
-        )
-    )
 
 
 def remove_all(user: User) -> None:
