@@ -192,14 +192,13 @@ def promote(row: UserSession, origin: Origin) -> tuple[str, UserSession]:
     if not end(row):
         raise AlreadyEnded()
     # The password was typed at the password step, not now.
-    token, fresh = start(
+    return start(
         user,
         STAGE_FULL,
         origin,
         password_confirmed_at=row.password_confirmed_at,
         second_step_at=clock.now(),
     )
-    return token, fresh
 
 
 def end(row: UserSession) -> bool:
