@@ -183,22 +183,16 @@ def init_app(app: Flask) -> None:
     def _http(error: HTTPException):
         return _render(error.code or 500)
 
-    @app.errorhandler(DBAPIError)
-    def _database_error(error: DBAPIError):
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception):
         _forget_transaction()
-        if database_unreachable(error):
+        if isinstance(error, DBAPIError) and database_unreachable(error):
             # One line, no stack trace: the cause is outside the portal, and a restart of
             # the database would fill the log with hundreds of the same trace.
             app.logger.warning(
                 "The database cannot be reached, answered 503: %s", _first_line(error.orig)
             )
             return _database_unavailable()
-        app.logger.exception("Unhandled error")
-        return _render(500)
-
-    @app.errorhandler(Exception)
-    def _unexpected(error: Exception):
-        _forget_transaction()
         app.logger.exception("Unhandled error")
         return _render(500)
 
