@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
 from flask import Flask, current_app, g, has_request_context, request
 from sqlalchemy import CursorResult, DateTime, Engine, Executable, MetaData, create_engine, event
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -119,9 +120,9 @@ def make_read_engine(url: str, engine: Engine) -> Engine:
     too."""
     if not url.startswith("sqlite"):
         # No BEGIN before the SELECT and no ROLLBACK after it: one round trip, not three.
-        return create_engine(
-            url, isolation_level="AUTOCOMMIT", pool_pre_ping=True, pool_size=2, max_overflow=4
-        )
+        reader = create_engine(url, isolation_level="AUTOCOMMIT", pool_size=2, max_overflow=4)
+        _test_after_idling(reader)
+        return reader
     reader = create_engine(
         url, pool_size=2, max_overflow=4, connect_args={"timeout": 30, "check_same_thread": False}
     )
@@ -148,7 +149,37 @@ def make_engine(url: str) -> Engine:
         )
         _configure_sqlite(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    engine = create_engine(url, pool_size=5, max_overflow=10)
+    _test_after_idling(engine)
+    return engine
+
+
+# A pooled connection idle for longer than this is tested before it is used again.
+IDLE_SECONDS_BEFORE_TEST = 10.0
+
+
+def _test_after_idling(engine: Engine) -> None:
+    """Tests a pooled connection before use when it has sat idle a while: the server, a
+    proxy or a firewall may have closed it meanwhile. Testing at every checkout (the
+    pool's pre-ping) would cost each request one more round trip; under traffic the
+    connections never idle that long. A connection that breaks while in use (a restart
+    mid-traffic) fails its request with the 503 page, and the pool then replaces every
+    connection it handed out before the break."""
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection, record):
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection, record, _proxy):
+        idle_since = record.info.pop("idle_since", None)
+        if idle_since is None or time.monotonic() - idle_since < IDLE_SECONDS_BEFORE_TEST:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as error:
+            # The pool drops this connection and checks out another (or connects anew).
+            raise DisconnectionError("an idle connection was closed") from error
 
 
 _HELD = "portal_held"

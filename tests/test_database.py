@@ -5,12 +5,15 @@ import sqlite3
 import time
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
 
-from portal.database import db
+from portal import database
+from portal.database import db, make_engine, make_read_engine
 from portal.models import User, UserSession
 from portal.origin import Origin
 from portal.services import notifications
+from tests.conftest import POSTGRES_URL
 from tests.support import race, sign_in
 
 BROWSERS = 10
@@ -65,3 +68,46 @@ def test_a_page_answers_while_another_connection_holds_the_write_lock(app, emplo
     assert response.status_code == 200
     assert "Acme Tools" in response.get_data(as_text=True)  # the last committed state
     assert waited < 5, "the page waited for the write lock"
+
+
+def _close_from_the_server(pid: int) -> None:
+    other = make_engine(POSTGRES_URL)
+    try:
+        with other.connect() as connection:
+            connection.execute(text(f"SELECT pg_terminate_backend({pid})"))
+            connection.commit()
+    finally:
+        other.dispose()
+
+
+@pytest.mark.parametrize("which", ["engine", "read engine"])
+def test_a_connection_the_server_closed_while_idle_is_replaced_before_use(which, monkeypatch):
+    """A pooled connection that sat idle is tested before it is handed out again: one the
+    server closed meanwhile is replaced, and the request never sees it. A connection in
+    steady use is not tested (a round trip per request): when the server closes it, its
+    request fails once (the 503 page), and the pool then connects anew."""
+    if not POSTGRES_URL:
+        pytest.skip("PORTAL_TEST_DATABASE_URL names no PostgreSQL server")
+    now = [1000.0]
+    monkeypatch.setattr(database.time, "monotonic", lambda: now[0])
+    main = make_engine(POSTGRES_URL)
+    engine = main if which == "engine" else make_read_engine(POSTGRES_URL, main)
+    backend = text("SELECT pg_backend_pid()")
+    try:
+        with engine.connect() as connection:
+            first = connection.scalar(backend)
+        _close_from_the_server(first)
+        now[0] += database.IDLE_SECONDS_BEFORE_TEST + 1
+        with engine.connect() as connection:
+            second = connection.scalar(backend)
+        assert second not in (None, first)
+
+        _close_from_the_server(second)
+        now[0] += 1  # in steady use: handed out untested
+        with pytest.raises(DBAPIError), engine.connect() as connection:
+            connection.scalar(backend)
+        with engine.connect() as connection:
+            assert connection.scalar(backend) not in (first, second)
+    finally:
+        engine.dispose()
+        main.dispose()
