@@ -1,11 +1,53 @@
 """Form pieces shared by the blueprints."""
 
-from markupsafe import Markup
+import copy
+import functools
+from typing import Any
+
+from flask_wtf import FlaskForm
+from markupsafe import Markup, escape
 from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, Regexp, ValidationError
-from wtforms.widgets import TextInput
+from wtforms.widgets import Input, TextInput
+from wtforms.widgets.core import clean_key
 
 from portal.services.passwords import MAX_LENGTH, problem_with
+
+
+def attributes(**kwargs: Any) -> Markup:
+    """An input's attributes as WTForms writes them (sorted by name, ``True`` bare,
+    ``False`` left out, ``class_`` for ``class``), each value escaped once: WTForms
+    formats each through ``Markup.format``, and inputs render on every page with a
+    form, the sign-in page first."""
+    parts = []
+    for key, value in sorted(kwargs.items()):
+        if value is True:
+            parts.append(clean_key(key))
+        elif value is not False:
+            parts.append(f'{clean_key(key)}="{escape(value)}"')
+    return Markup(" ".join(parts))
+
+
+@functools.cache
+def _with_plain_attributes(widget: Any) -> Any:
+    """A copy of an input widget that writes its attributes with ``attributes``; the
+    widget itself is shared by every form of the process and stays as it is."""
+    if not isinstance(widget, Input):
+        return widget
+    plain = copy.copy(widget)
+    plain.html_params = attributes  # an instance attribute: called without self
+    return plain
+
+
+class PortalForm(FlaskForm):
+    """The portal's forms: FlaskForm (CSRF from the session), with inputs rendered by
+    ``attributes``."""
+
+    class Meta(FlaskForm.Meta):
+        def bind_field(self, form, unbound_field, options):
+            field = super().bind_field(form, unbound_field, options)
+            field.widget = _with_plain_attributes(field.widget)
+            return field
 
 
 class CodeInput(TextInput):

@@ -1,12 +1,11 @@
 """Forms of the administration pages."""
 
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, EmailField, RadioField, SelectField, StringField
 from wtforms.fields import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
 from wtforms.widgets import NumberInput
 
-from portal.forms import EMAIL_PATTERN, printable
+from portal.forms import EMAIL_PATTERN, PortalForm, printable
 from portal.models import (
     AFTER_DEADLINE_REFUSE,
     AFTER_DEADLINE_SETUP,
@@ -18,7 +17,7 @@ from portal.models import (
 from portal.services.policy import MAX_PAUSE_DAYS
 
 
-class AddEmployeeForm(FlaskForm):
+class AddEmployeeForm(PortalForm):
     name = StringField(
         "Full name",
         validators=[DataRequired("Enter the employee's name."), Length(max=120), printable],
@@ -47,7 +46,7 @@ class AddEmployeeForm(FlaskForm):
     )
 
 
-class ResetTwoStepForm(FlaskForm):
+class ResetTwoStepForm(PortalForm):
     reason = StringField(
         "Reason",
         validators=[
@@ -85,7 +84,7 @@ def _remember_days(form, field) -> None:
         raise ValidationError(REMEMBER_DAYS_MESSAGE)
 
 
-class SecuritySettingsForm(FlaskForm):
+class SecuritySettingsForm(PortalForm):
     """The company's two-step policy; also what the live preview posts."""
 
     mandatory = BooleanField("Mandatory for all employees")
@@ -135,7 +134,7 @@ def _pause_days(form, field) -> None:
         raise ValidationError(f"Enter a whole number of days from 0 to {MAX_PAUSE_DAYS}.")
 
 
-class PauseTwoStepForm(FlaskForm):
+class PauseTwoStepForm(PortalForm):
     days = StringField(
         "Pause for how many days",
         validators=[
@@ -151,7 +150,7 @@ class PauseTwoStepForm(FlaskForm):
         return int(self.days.data.strip())
 
 
-class ExtendDeadlineForm(FlaskForm):
+class ExtendDeadlineForm(PortalForm):
     until = DateField(
         "New last day",
         validators=[InputRequired("Choose the last day to set it up, such as 2026-12-31.")],
@@ -160,7 +159,7 @@ class ExtendDeadlineForm(FlaskForm):
     )
 
 
-class NotificationSettingsForm(FlaskForm):
+class NotificationSettingsForm(PortalForm):
     """Where the sign-in code goes: the company's notifications option. A choice rather
     than a checkbox, so that a form that says nothing changes nothing."""
 
@@ -175,5 +174,5 @@ class NotificationSettingsForm(FlaskForm):
         return self.sign_in_codes.data == "on"
 
 
-class TestMailForm(FlaskForm):
+class TestMailForm(PortalForm):
     """ "Send a test mail": a button and its token."""

@@ -1,7 +1,7 @@
 """The notifications page's buttons: POST forms that carry the CSRF token."""
 
-from flask_wtf import FlaskForm
+from portal.forms import PortalForm
 
 
-class NoticeActionForm(FlaskForm):
+class NoticeActionForm(PortalForm):
     """Mark as read, mark all as read, "This wasn't me": a button and its token."""

@@ -1,8 +1,8 @@
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from portal.forms import (
+    PortalForm,
     code_field,
     current_password_field,
     email_field,
@@ -14,7 +14,7 @@ from portal.forms import (
 from portal.services.passwords import MAX_LENGTH
 
 
-class ProfileForm(FlaskForm):
+class ProfileForm(PortalForm):
     name = StringField(
         "Name",
         validators=[DataRequired("Enter your name."), Length(max=120), printable],
@@ -29,7 +29,7 @@ class ProfileForm(FlaskForm):
     )
 
 
-class ChangePasswordForm(FlaskForm):
+class ChangePasswordForm(PortalForm):
     current_password = current_password_field("Current password")
     new_password = new_password_field()
     confirm = repeat_password_field("new_password")
@@ -37,22 +37,22 @@ class ChangePasswordForm(FlaskForm):
 
 # data-autofocus: after an htmx swap opens one of these forms, the cursor goes to it
 # (static/portal.js).
-class ConfirmPasswordForm(FlaskForm):
+class ConfirmPasswordForm(PortalForm):
     password = current_password_field("Your password", **{"data-autofocus": True})
 
 
-class EnrolmentCodeForm(FlaskForm):
+class EnrolmentCodeForm(PortalForm):
     code = code_field("Code from the app", **{"data-autofocus": True})
 
 
-class CodesSavedForm(FlaskForm):
+class CodesSavedForm(PortalForm):
     saved = BooleanField(
         "I have saved these recovery codes somewhere safe",
         validators=[DataRequired("Tick the box once the codes are saved.")],
     )
 
 
-class PasswordAndCodeForm(FlaskForm):
+class PasswordAndCodeForm(PortalForm):
     """Guards turning off and moving to a new phone: an app code or a recovery code."""
 
     password = current_password_field("Your password", **{"data-autofocus": True})
@@ -68,12 +68,12 @@ class PasswordAndCodeForm(FlaskForm):
     )
 
 
-class RegenerateCodesForm(FlaskForm):
+class RegenerateCodesForm(PortalForm):
     password = current_password_field("Your password", **{"data-autofocus": True})
     code = code_field("Code from your app")
 
 
-class ShowCodesForm(FlaskForm):
+class ShowCodesForm(PortalForm):
     """Unsaved recovery codes shown again: the same proof as making new ones."""
 
     password = current_password_field("Your password", **{"data-autofocus": True})

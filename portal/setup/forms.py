@@ -1,11 +1,16 @@
-from flask_wtf import FlaskForm
 from wtforms import HiddenField, StringField
 from wtforms.validators import DataRequired, Length
 
-from portal.forms import email_field, new_password_field, printable, repeat_password_field
+from portal.forms import (
+    PortalForm,
+    email_field,
+    new_password_field,
+    printable,
+    repeat_password_field,
+)
 
 
-class SetupForm(FlaskForm):
+class SetupForm(PortalForm):
     token = HiddenField()
     company_name = StringField(
         "Company name",
