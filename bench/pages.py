@@ -159,7 +159,7 @@ def _prepare(env: dict[str, str]) -> str:
     saved = {key: os.environ.get(key) for key in env}
     os.environ.update(env)
     try:
-        from sqlalchemy import func, select, update
+        from sqlalchemy import func, select, text, update
 
         from portal import clock, create_app
         from portal.database import db
@@ -191,6 +191,13 @@ def _prepare(env: dict[str, str]) -> str:
             unread = select(func.count()).where(Notification.read_at.is_(None))
             assert db.session.scalar(unread) == UNREAD_NOTICES
         with app.app_context():
+            if db.engine.dialect.name == "postgresql":
+                # A running server keeps its statistics (autovacuum); a database loaded a
+                # moment ago has none yet, and its plans would be guesses.
+                with db.engine.connect().execution_options(
+                    isolation_level="AUTOCOMMIT"
+                ) as connection:
+                    connection.execute(text("ANALYZE"))
             db.engine.dispose()
     finally:
         for key, value in saved.items():

@@ -286,29 +286,29 @@ def bell_state(token_hash: str, *, idle: timedelta, engine: Engine) -> BellState
 
 
 @functools.cache
-def _sqlite_bell_sql(engine: Engine) -> tuple[str, tuple[str, ...], dict]:
+def _bell_sql(engine: Engine) -> tuple[str, tuple[str, ...], dict]:
     compiled = bell_statement().compile(engine)
     return str(compiled), tuple(compiled.positiontup or ()), dict(compiled.params)
 
 
 def _bell_row(connection: Connection, values: dict) -> tuple | None:
-    """The bell's query on ``connection``. On SQLite it goes straight through the driver:
-    SQLAlchemy's statement machinery costs more than the query itself. Times are bound
+    """The bell's query on ``connection``, straight through the driver: SQLAlchemy's
+    statement machinery costs more than the query itself. On SQLite, times are bound
     and read in the format SQLAlchemy stores them in (naive UTC,
-    "YYYY-MM-DD HH:MM:SS.ffffff")."""
-    if connection.dialect.name != "sqlite":
-        found = connection.execute(bell_statement(), values).first()
-        return tuple(found) if found is not None else None
-    sql, names, constants = _sqlite_bell_sql(connection.engine)
+    "YYYY-MM-DD HH:MM:SS.ffffff"); PostgreSQL's driver takes and gives aware ones."""
+    sql, names, constants = _bell_sql(connection.engine)
+    sqlite = connection.dialect.name == "sqlite"
+    given = {**constants, **values}
     cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
-        row = cursor.execute(sql, _sqlite_values(names, {**constants, **values})).fetchone()
+        cursor.execute(sql, _sqlite_values(names, given) if sqlite else given)
+        row = cursor.fetchone()
     finally:
         cursor.close()
     if row is None:
         return None
     stage, last_seen_at, *rest = row
-    return stage, datetime.fromisoformat(last_seen_at), *rest
+    return stage, datetime.fromisoformat(last_seen_at) if sqlite else last_seen_at, *rest
 
 
 _SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"

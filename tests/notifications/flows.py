@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
+
+import psycopg
 from sqlalchemy import event, select
 
 from portal.database import db
@@ -46,8 +49,9 @@ def code_notice_id(app, user_id: int) -> int:
 
 
 class QueryCounter:
-    """Counts the SQL statements the app's engines run while it is open: through
-    SQLAlchemy, and on SQLite also those sent to the driver directly (the bell's)."""
+    """Counts the SQL statements the app's engines run while it is open, as their
+    connections' drivers receive them: through SQLAlchemy, and sent to the driver
+    directly (the bell's)."""
 
     def __init__(self, app) -> None:
         with app.app_context():
@@ -57,29 +61,29 @@ class QueryCounter:
     def _counts(self, statement: str) -> bool:
         return not statement.lstrip().upper().startswith(("BEGIN", "PRAGMA", "COMMIT", "ROLLBACK"))
 
-    def _count(self, _conn, _cursor, statement, *_args):
-        if self._counts(statement):
-            self.statements.append(statement)
-
     def _trace(self, statement: str) -> None:
         if self._counts(statement):
             self.statements.append(statement)
 
     def _watch(self, dbapi_connection, *_args):
-        dbapi_connection.set_trace_callback(self._trace)
+        if isinstance(dbapi_connection, sqlite3.Connection):
+            dbapi_connection.set_trace_callback(self._trace)
+            return
+        counter = self
+
+        class CountingCursor(psycopg.Cursor):
+            def execute(self, query, params=None, **options):
+                counter._trace(str(query))
+                return super().execute(query, params, **options)
+
+        dbapi_connection.cursor_factory = CountingCursor
 
     def __enter__(self):
         for engine in self.engines:
-            if engine.dialect.name == "sqlite":
-                event.listen(engine, "checkout", self._watch)
-            else:
-                event.listen(engine, "before_cursor_execute", self._count)
+            event.listen(engine, "checkout", self._watch)
         return self
 
     def __exit__(self, *_exc):
         for engine in self.engines:
-            if engine.dialect.name == "sqlite":
-                event.remove(engine, "checkout", self._watch)
-                engine.pool.dispose()  # no connection keeps the trace
-            else:
-                event.remove(engine, "before_cursor_execute", self._count)
+            event.remove(engine, "checkout", self._watch)
+            engine.pool.dispose()  # no connection keeps counting
