@@ -94,11 +94,14 @@ def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
         connection.info.pop(_DEFERRED, None)
+        # Straight to the driver: every request begins at least one transaction, and
+        # SQLAlchemy's statement machinery costs more than the BEGIN itself.
+        driver = connection.connection.driver_connection
         if _begins_deferred():
-            connection.exec_driver_sql("BEGIN")
+            driver.execute("BEGIN")
             connection.info[_DEFERRED] = True
         else:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            driver.execute("BEGIN IMMEDIATE")
 
     @event.listens_for(engine, "before_cursor_execute")
     def _before_write(connection, cursor, statement, _parameters, _context, _executemany):
