@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from portal.models import RecoveryCode, User, UserSession
+from portal.models import User, UserSession
 from portal.services import first_run, policy, recovery_codes, sessions, totp, two_step
 
 # The forms that open inside the area from a link (?open=...).
@@ -40,7 +40,7 @@ class TwoStepArea:
     # code first (recovery_codes.unsaved_shown_to).
     codes_unsaved_hidden: bool = False
     codes_left: int = 0
-    codes_used: list[RecoveryCode] = field(default_factory=list)
+    codes_used: list[recovery_codes.UsedCode] = field(default_factory=list)
 
     @property
     def state(self) -> str:
@@ -79,7 +79,7 @@ def build(
     elif secret is not None:
         asking_password = True
     unsaved = shown = codes_left = None
-    codes_used: list[RecoveryCode] = []
+    codes_used: list[recovery_codes.UsedCode] = []
     if user.two_step_enabled:
         unsaved = recovery_codes.unsaved(user)
         shown = recovery_codes.unsaved_shown_to(user, session)

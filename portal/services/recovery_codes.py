@@ -11,6 +11,7 @@ import functools
 import json
 import secrets
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from flask import current_app
 from sqlalchemy import Select, bindparam, delete, func, select, update
@@ -149,17 +150,32 @@ def remaining(user: User) -> int:
     )
 
 
-def standing(user: User) -> tuple[int, list[RecoveryCode]]:
-    """How many codes are left, and the used ones, newest use first, from one query."""
-    codes = list(db.session.scalars(_codes_statement(), {"user_id": user.id}))
-    spent = [(code.used_at, code) for code in codes if code.used_at is not None]
-    spent.sort(key=lambda pair: pair[0], reverse=True)
-    return len(codes) - len(spent), [code for _, code in spent]
+class UsedCode(NamedTuple):
+    """A spent recovery code as the Security page lists it."""
+
+    used_at: datetime
+    used_ip: str | None
+    used_user_agent: str | None
+
+
+def standing(user: User) -> tuple[int, list[UsedCode]]:
+    """How many codes are left, and the used ones, newest use first, from one query of
+    plain rows (the page only shows them)."""
+    rows = db.session.connection().execute(_codes_statement(), {"user_id": user.id}).all()
+    spent = sorted(
+        (UsedCode._make(row) for row in rows if row.used_at is not None),
+        key=lambda code: code.used_at,
+        reverse=True,
+    )
+    return len(rows) - len(spent), spent
 
 
 @functools.cache
-def _codes_statement() -> Select[RecoveryCode]:
-    return select(RecoveryCode).where(RecoveryCode.user_id == bindparam("user_id"))
+def _codes_statement() -> Select[tuple[datetime | None, str | None, str | None]]:
+    table = RecoveryCode.__table__
+    return select(table.c.used_at, table.c.used_ip, table.c.used_user_agent).where(
+        table.c.user_id == bindparam("user_id")
+    )
 
 
 def remove_all(user: User) -> None:

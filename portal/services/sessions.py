@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from flask import current_app
 from sqlalchemy import Select, bindparam, delete, select, update
@@ -229,24 +230,37 @@ def idle_limit() -> timedelta:
     return timedelta(days=current_app.config["SESSION_IDLE_DAYS"])
 
 
-def active_for(user: User) -> list[UserSession]:
+class SignedIn(NamedTuple):
+    """A signed-in session as the Security page lists it."""
+
+    id: int
+    ip: str
+    user_agent: str
+    last_seen_at: datetime
+    created_at: datetime
+
+
+def active_for(user: User) -> list[SignedIn]:
     """The user's signed-in sessions, most recently used first. One unused beyond the idle
     limit has ended, even while its row waits for the purge: it is not listed, and the
-    index on (user, stage, last use) keeps such rows from being read at all."""
+    index on (user, stage, last use) keeps such rows from being read at all. Read as
+    plain rows: the page only shows them."""
     values = {"user_id": user.id, "since": clock.now() - idle_limit()}
-    return list(db.session.scalars(_active_statement(), values))
+    rows = db.session.connection().execute(_active_statement(), values)
+    return [SignedIn._make(row) for row in rows]
 
 
 @functools.cache
-def _active_statement() -> Select[UserSession]:
+def _active_statement() -> Select[tuple[int, str, str, datetime, datetime]]:
+    table = UserSession.__table__
     return (
-        select(UserSession)
+        select(table.c.id, table.c.ip, table.c.user_agent, table.c.last_seen_at, table.c.created_at)
         .where(
-            UserSession.user_id == bindparam("user_id"),
-            UserSession.stage == STAGE_FULL,
-            UserSession.last_seen_at >= bindparam("since", type_=UTCDateTime()),
+            table.c.user_id == bindparam("user_id"),
+            table.c.stage == STAGE_FULL,
+            table.c.last_seen_at >= bindparam("since", type_=UTCDateTime()),
         )
-        .order_by(UserSession.last_seen_at.desc())
+        .order_by(table.c.last_seen_at.desc())
     )
 
 
