@@ -5,7 +5,7 @@ import sqlite3
 import time
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 from sqlalchemy.exc import DBAPIError
 
 from portal import database
@@ -111,3 +111,36 @@ def test_a_connection_the_server_closed_while_idle_is_replaced_before_use(which,
     finally:
         engine.dispose()
         main.dispose()
+
+
+def test_a_page_reads_outside_a_transaction_and_its_first_write_begins_one(app, employee):
+    """On PostgreSQL a request that reads (GET) sends no BEGIN and no ROLLBACK around its
+    reads; its first write, or a read that locks rows, begins a transaction that holds
+    everything after it. Other requests run in a transaction from their first read."""
+    if not POSTGRES_URL:
+        pytest.skip("PORTAL_TEST_DATABASE_URL names no PostgreSQL server")
+    from psycopg.pq import TransactionStatus
+
+    name = select(User.name).where(User.id == employee)
+
+    def status():
+        return db.session.connection().connection.driver_connection.info.transaction_status
+
+    with app.test_request_context("/profile", method="GET"):
+        original = db.session.scalar(name)
+        assert status() == TransactionStatus.IDLE
+        rename = update(User).where(User.id == employee)
+        db.session.execute(rename.values(name="First write"))
+        assert status() == TransactionStatus.INTRANS
+        db.session.execute(rename.values(name="Second write"))
+        db.session.rollback()  # both writes go: they were one transaction
+        assert db.session.scalar(name) == original
+        assert status() == TransactionStatus.IDLE
+        db.session.scalar(name.with_for_update())
+        assert status() == TransactionStatus.INTRANS
+        db.session.rollback()
+
+    with app.test_request_context("/profile", method="POST"):
+        db.session.scalar(name)
+        assert status() == TransactionStatus.INTRANS
+        db.session.rollback()
