@@ -130,6 +130,8 @@ def _configure_postgresql(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
+        if connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+            return  # asked for by the caller (VACUUM, say): SQLAlchemy has set it
         driver = connection.connection.driver_connection
         deferred = _begins_deferred()
         if driver.autocommit != deferred:

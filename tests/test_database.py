@@ -144,3 +144,14 @@ def test_a_page_reads_outside_a_transaction_and_its_first_write_begins_one(app, 
         db.session.scalar(name)
         assert status() == TransactionStatus.INTRANS
         db.session.rollback()
+
+
+def test_a_connection_asked_to_autocommit_still_does(app):
+    """Statements that refuse a transaction (VACUUM) run on a connection asked to
+    autocommit, whatever the portal does with other transactions."""
+    if not POSTGRES_URL:
+        pytest.skip("PORTAL_TEST_DATABASE_URL names no PostgreSQL server")
+    with app.app_context():
+        autocommit = db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        with autocommit as connection:
+            connection.execute(text("VACUUM ANALYZE users"))
