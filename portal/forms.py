@@ -29,11 +29,10 @@ def attributes(**kwargs: Any) -> Markup:
 
 
 @functools.cache
-def _with_plain_attributes(widget: Any) -> Any:
+def _with_plain_attributes(widget: Input) -> Input:
     """A copy of an input widget that writes its attributes with ``attributes``; the
-    widget itself is shared by every form of the process and stays as it is."""
-    if not isinstance(widget, Input):
-        return widget
+    widget itself is shared by every form of the process and stays as it is. One copy
+    per widget: the widgets are made once, with the form classes."""
     plain = copy.copy(widget)
     plain.html_params = attributes  # an instance attribute: called without self
     return plain
@@ -46,7 +45,8 @@ class PortalForm(FlaskForm):
     class Meta(FlaskForm.Meta):
         def bind_field(self, form, unbound_field, options):
             field = super().bind_field(form, unbound_field, options)
-            field.widget = _with_plain_attributes(field.widget)
+            if isinstance(field.widget, Input):
+                field.widget = _with_plain_attributes(field.widget)
             return field
 
 
