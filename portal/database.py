@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import re
 import time
 from datetime import UTC, datetime
@@ -135,10 +134,14 @@ def _configure_postgresql(engine: Engine) -> None:
         driver = connection.connection.driver_connection
         deferred = _begins_deferred()
         if driver.autocommit != deferred:
-            # The connection is idle: nothing has run yet. One that broke meanwhile
-            # refuses; its first statement then fails, as the dialect reports it.
-            with contextlib.suppress(engine.dialect.loaded_dbapi.Error):
-                driver.autocommit = deferred
+            try:
+                driver.autocommit = deferred  # the connection is idle: nothing ran yet
+            except engine.dialect.loaded_dbapi.Error as error:
+                # Never go on in the wrong mode (a transaction's writes would each
+                # commit alone); reported as a statement's failure is (the 503 page).
+                raise DBAPIError.instance(
+                    None, None, error, engine.dialect.loaded_dbapi.Error
+                ) from error
         if deferred:
             connection.info[_DEFERRED] = True
         else:

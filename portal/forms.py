@@ -13,18 +13,24 @@ from wtforms.widgets.core import clean_key
 
 from portal.services.passwords import MAX_LENGTH, problem_with
 
+QUOTE = '"'
+ESCAPED_QUOTE = "&#34;"
+
 
 def attributes(**kwargs: Any) -> Markup:
     """An input's attributes as WTForms writes them (sorted by name, ``True`` bare,
     ``False`` left out, ``class_`` for ``class``), each value escaped once: WTForms
     formats each through ``Markup.format``, and inputs render on every page with a
     form, the sign-in page first."""
-    parts = []
+    parts: list[str] = []
     for key, value in sorted(kwargs.items()):
+        name = str(escape(clean_key(key)))
         if value is True:
-            parts.append(clean_key(key))
+            parts.append(name)
         elif value is not False:
-            parts.append(f'{clean_key(key)}="{escape(value)}"')
+            # A Markup value is not escaped again, but its quotes still are: they would
+            # end the attribute.
+            parts.append(f'{name}="{str(escape(value)).replace(QUOTE, ESCAPED_QUOTE)}"')
     return Markup(" ".join(parts))
 
 

@@ -6,6 +6,7 @@ import pkgutil
 from html.parser import HTMLParser
 
 from flask_wtf import FlaskForm
+from markupsafe import Markup
 from wtforms import BooleanField, StringField
 from wtforms.widgets import TextInput
 
@@ -63,6 +64,12 @@ def test_a_typed_value_comes_back_escaped_and_whole(app):
 def test_false_attributes_are_left_out_and_names_are_html_names():
     html = str(attributes(class_="field", data_wait_seconds=3, disabled=False, hidden=True))
     assert html == 'class="field" data-wait-seconds="3" hidden'
+
+
+def test_no_value_ends_its_attribute_not_even_markup():
+    html = str(attributes(title=Markup('a" onfocus="x'), value='b" onclick="y'))
+    (found,) = _parsed(f"<input {html}>")
+    assert found == {"title": 'a" onfocus="x', "value": 'b" onclick="y'}
 
 
 def test_the_shared_widgets_are_left_as_they_are(app):

@@ -292,19 +292,17 @@ def _bell_sql(engine: Engine) -> tuple[str, tuple[str, ...], dict]:
 
 
 def _bell_row(connection: Connection, values: dict) -> tuple | None:
-    """The bell's query on ``connection``, straight through the driver: SQLAlchemy's
-    statement machinery costs more than the query itself. On SQLite, times are bound
-    and read in the format SQLAlchemy stores them in (naive UTC,
-    "YYYY-MM-DD HH:MM:SS.ffffff"); PostgreSQL's driver takes and gives aware ones."""
+    """The bell's query on ``connection``, compiled once and sent as the driver's own
+    SQL: SQLAlchemy's statement machinery costs more than the query itself, while its
+    driver-level path still reports a failure as any statement's (the 503 page, the
+    pool's reconnect). On SQLite, times are bound and read in the format SQLAlchemy
+    stores them in (naive UTC, "YYYY-MM-DD HH:MM:SS.ffffff"); PostgreSQL's driver takes
+    and gives aware ones."""
     sql, names, constants = _bell_sql(connection.engine)
     sqlite = connection.dialect.name == "sqlite"
     given = {**constants, **values}
-    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    try:
-        cursor.execute(sql, _sqlite_values(names, given) if sqlite else given)
-        row = cursor.fetchone()
-    finally:
-        cursor.close()
+    parameters = tuple(_sqlite_values(names, given)) if sqlite else given
+    row = connection.exec_driver_sql(sql, parameters).first()
     if row is None:
         return None
     stage, last_seen_at, *rest = row

@@ -2,7 +2,12 @@
 
 import re
 
+import pytest
+from sqlalchemy import text
+
+from portal.database import db, make_engine
 from portal.services import audit, notifications
+from tests.conftest import POSTGRES_URL
 from tests.notifications.flows import (
     STRANGER,
     QueryCounter,
@@ -346,3 +351,32 @@ def test_the_code_lives_as_long_as_its_pending_sign_in(
     assert _shown_code(page_text(client.get(BELL, headers=HTMX_HEADERS)))
     clock.advance(seconds=1)
     assert _shown_code(page_text(client.get(BELL, headers=HTMX_HEADERS))) is None
+
+
+def test_a_poll_on_a_connection_the_server_closed_is_answered_and_the_next_reconnects(
+    client, app, employee, clock
+):
+    """A database restart leaves the poll's pooled connection closed: that poll goes on
+    to the Flask view, which answers it, and the next poll reads on a new connection."""
+    if not POSTGRES_URL:
+        pytest.skip("PORTAL_TEST_DATABASE_URL names no PostgreSQL server")
+    sign_in(client, "emma@example.com")
+    assert client.get(BELL, headers=HTMX_HEADERS).status_code == 200
+    backend = text("SELECT pg_backend_pid()")
+    # The poll's own connection, back in the pool.
+    with app.app_context(), db.read_engine.connect() as connection:
+        closed = connection.scalar(backend)
+    other = make_engine(POSTGRES_URL)
+    try:
+        with other.connect() as connection:
+            connection.execute(text(f"SELECT pg_terminate_backend({closed})"))
+            connection.commit()
+    finally:
+        other.dispose()
+
+    answered = client.get(BELL, headers=HTMX_HEADERS)
+    assert answered.status_code == 200
+    assert 'id="bell"' in page_text(answered)
+    assert client.get(BELL, headers=HTMX_HEADERS).status_code == 200
+    with app.app_context(), db.read_engine.connect() as connection:
+        assert connection.scalar(backend) != closed
