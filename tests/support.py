@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from flask.testing import FlaskClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
-from portal.database import db
+from portal.database import db, make_engine
 from portal.models import AuditEvent, RecoveryCode, User, UserSession
 from portal.services import totp
 
@@ -200,3 +200,14 @@ def race(work, count: int = 20) -> list:
     for thread in threads:
         thread.join(timeout=120)
     return results
+
+
+def close_from_the_server(database_url: str, pid: int) -> None:
+    """Ends PostgreSQL backend ``pid`` from the server's side, as a restart would."""
+    other = make_engine(database_url)
+    try:
+        with other.connect() as connection:
+            connection.execute(text(f"SELECT pg_terminate_backend({pid})"))
+            connection.commit()
+    finally:
+        other.dispose()

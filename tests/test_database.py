@@ -14,7 +14,7 @@ from portal.models import User, UserSession
 from portal.origin import Origin
 from portal.services import notifications
 from tests.conftest import POSTGRES_URL
-from tests.support import race, sign_in
+from tests.support import close_from_the_server, race, sign_in
 
 BROWSERS = 10
 ROUNDS = 3
@@ -70,16 +70,6 @@ def test_a_page_answers_while_another_connection_holds_the_write_lock(app, emplo
     assert waited < 5, "the page waited for the write lock"
 
 
-def _close_from_the_server(pid: int) -> None:
-    other = make_engine(POSTGRES_URL)
-    try:
-        with other.connect() as connection:
-            connection.execute(text(f"SELECT pg_terminate_backend({pid})"))
-            connection.commit()
-    finally:
-        other.dispose()
-
-
 @pytest.mark.parametrize("which", ["engine", "read engine"])
 def test_a_connection_the_server_closed_while_idle_is_replaced_before_use(which, monkeypatch):
     """A pooled connection that sat idle is tested before it is handed out again: one the
@@ -96,13 +86,13 @@ def test_a_connection_the_server_closed_while_idle_is_replaced_before_use(which,
     try:
         with engine.connect() as connection:
             first = connection.scalar(backend)
-        _close_from_the_server(first)
+        close_from_the_server(POSTGRES_URL, first)
         now[0] += database.IDLE_SECONDS_BEFORE_TEST + 1
         with engine.connect() as connection:
             second = connection.scalar(backend)
         assert second not in (None, first)
 
-        _close_from_the_server(second)
+        close_from_the_server(POSTGRES_URL, second)
         now[0] += 1  # in steady use: handed out untested
         with pytest.raises(DBAPIError), engine.connect() as connection:
             connection.scalar(backend)

@@ -5,7 +5,7 @@ import re
 import pytest
 from sqlalchemy import text
 
-from portal.database import db, make_engine
+from portal.database import db
 from portal.services import audit, notifications
 from tests.conftest import POSTGRES_URL
 from tests.notifications.flows import (
@@ -19,6 +19,7 @@ from tests.notifications.flows import (
 from tests.support import (
     HTMX_HEADERS,
     audit_rows,
+    close_from_the_server,
     is_signed_in,
     page_text,
     post,
@@ -366,13 +367,7 @@ def test_a_poll_on_a_connection_the_server_closed_is_answered_and_the_next_recon
     # The poll's own connection, back in the pool.
     with app.app_context(), db.read_engine.connect() as connection:
         closed = connection.scalar(backend)
-    other = make_engine(POSTGRES_URL)
-    try:
-        with other.connect() as connection:
-            connection.execute(text(f"SELECT pg_terminate_backend({closed})"))
-            connection.commit()
-    finally:
-        other.dispose()
+    close_from_the_server(POSTGRES_URL, closed)
 
     answered = client.get(BELL, headers=HTMX_HEADERS)
     assert answered.status_code == 200
