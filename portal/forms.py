@@ -13,25 +13,28 @@ from wtforms.widgets.core import clean_key
 
 from portal.services.passwords import MAX_LENGTH, problem_with
 
-QUOTE = '"'
-ESCAPED_QUOTE = "&#34;"
-
 
 def attributes(**kwargs: Any) -> Markup:
-    """An input's attributes as WTForms writes them (sorted by name, ``True`` bare,
-    ``False`` left out, ``class_`` for ``class``), each value escaped once: WTForms
-    formats each through ``Markup.format``, and inputs render on every page with a
-    form, the sign-in page first."""
+    """An input's attributes written exactly as WTForms' own ``html_params`` writes them
+    (sorted by name, ``True`` bare, ``False`` left out, ``class_`` for ``class``, values
+    escaped and any quote of a ``Markup`` value as ``&quot;``), without its
+    ``Markup.format`` per attribute: inputs render on every page with a form, the
+    sign-in page first."""
     parts: list[str] = []
     for key, value in sorted(kwargs.items()):
-        name = str(escape(clean_key(key)))
         if value is True:
-            parts.append(name)
+            parts.append(_attribute_name(key))
         elif value is not False:
             # A Markup value is not escaped again, but its quotes still are: they would
             # end the attribute.
-            parts.append(f'{name}="{str(escape(value)).replace(QUOTE, ESCAPED_QUOTE)}"')
+            written = str(escape(value)).replace('"', "&quot;")
+            parts.append(f'{_attribute_name(key)}="{written}"')
     return Markup(" ".join(parts))
+
+
+@functools.cache
+def _attribute_name(key: str) -> str:
+    return str(escape(clean_key(key)))
 
 
 @functools.cache

@@ -3,12 +3,15 @@ person typed comes back escaped, and every form of the portal is one of them."""
 
 import importlib
 import pkgutil
+import random
+import string
 from html.parser import HTMLParser
 
 from flask_wtf import FlaskForm
 from markupsafe import Markup
 from wtforms import BooleanField, StringField
 from wtforms.widgets import TextInput
+from wtforms.widgets.core import html_params as wtforms_html_params
 
 import portal
 from portal.forms import PortalForm, attributes, code_field, email_field
@@ -64,6 +67,24 @@ def test_a_typed_value_comes_back_escaped_and_whole(app):
 def test_false_attributes_are_left_out_and_names_are_html_names():
     html = str(attributes(class_="field", data_wait_seconds=3, disabled=False, hidden=True))
     assert html == 'class="field" data-wait-seconds="3" hidden'
+
+
+VALUES = [True, False, None, 7, "", 'a "quoted" <b>&', Markup('safe "x" <i>'), "plain"]
+NAMES = ["class_", "for_", "data_field_name", "aria_describedby", "name", "value", "id"]
+
+
+def test_the_same_attributes_as_wtforms_writes():
+    """Byte for byte what WTForms' own html_params writes, for the names and values
+    inputs are drawn with, hostile text and Markup among them."""
+    chance = random.Random(5)
+    for _ in range(500):
+        given = {
+            chance.choice(NAMES): chance.choice(
+                [*VALUES, "".join(chance.choices(string.printable, k=6))]
+            )
+            for _ in range(4)
+        }
+        assert attributes(**given) == wtforms_html_params(**given), given
 
 
 def test_no_value_ends_its_attribute_not_even_markup():
