@@ -112,10 +112,7 @@ def _configure_sqlite(engine: Engine) -> None:
             cursor.execute("COMMIT")  # the reads so far; nothing was written
             cursor.execute("BEGIN IMMEDIATE")  # waits its turn on the busy timeout
 
-    @event.listens_for(engine, "commit")
-    @event.listens_for(engine, "rollback")
-    def _on_end(connection):
-        connection.info.pop(_DEFERRED, None)
+    _forget_deferral_at_the_end(engine)
 
 
 def _configure_postgresql(engine: Engine) -> None:
@@ -152,6 +149,12 @@ def _configure_postgresql(engine: Engine) -> None:
         if connection.info.get(_DEFERRED) and not _is_read(statement):
             del connection.info[_DEFERRED]
             cursor.execute("BEGIN")  # ended by the session's commit or rollback
+
+    _forget_deferral_at_the_end(engine)
+
+
+def _forget_deferral_at_the_end(engine: Engine) -> None:
+    """A transaction's end ends its deferral: the next one decides afresh."""
 
     @event.listens_for(engine, "commit")
     @event.listens_for(engine, "rollback")
