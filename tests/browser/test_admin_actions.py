@@ -21,7 +21,8 @@ def open_employee(page: Page, admin: Account, account: Account) -> str:
     sign_in_with_password(page, admin.email)
     expect(page).to_have_url(re.compile(r"/profile/security$"))
     page.goto(f"/admin/?q={account.email}")
-    page.get_by_role("link", name=account.name).click()
+    with page.expect_navigation():  # loaded, its dialogs' script with it
+        page.get_by_role("link", name=account.name).click()
     expect(page.get_by_role("heading", level=1)).to_have_text(account.name)
     return re.sub(r"^https?://[^/]+", "", page.url)
 

@@ -110,7 +110,10 @@ def sign_in_with_password(page: Page, email: str, password: str = PASSWORD) -> N
     page.goto("/login")
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Continue").click()
+    # Until the next page has loaded, its deferred scripts (htmx, the dialogs) may not
+    # have run, and a click would post the plain form instead.
+    with page.expect_navigation():
+        page.get_by_role("button", name="Continue").click()
 
 
 def sign_out(page: Page) -> None:
