@@ -4,14 +4,23 @@ or email) is applied here, where passwords are set."""
 
 from __future__ import annotations
 
+import functools
+
 from flask import current_app
-from sqlalchemy import Select, select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 
 from portal import clock
-from portal.database import db
-from portal.models import ROLE_ADMIN, ROLE_EMPLOYEE, User, UserSession, fold_for_search
+from portal.database import db, hold_for_the_transaction
+from portal.models import (
+    ROLE_ADMIN,
+    ROLE_EMPLOYEE,
+    Company,
+    User,
+    UserSession,
+    fold_for_search,
+)
 from portal.origin import Origin
 from portal.services import audit, remembered_browsers, sessions
 from portal.services.passwords import PasswordHasher, problem_with
@@ -88,10 +97,20 @@ def authenticate(email: str, password: str, origin: Origin) -> User | None:
     """The password step of sign-in: the active account with this email and password, or
     None. The same answer, and about the same work, for every failure, which is recorded."""
     policy = password_hasher()
-    user = by_email(email) if len(email) <= 254 else None
+    found = (
+        db.session.execute(_sign_in_statement(), {"email": normalize_email(email)}).first()
+        if len(email) <= 254
+        else None
+    )
+    user, company = found if found is not None else (None, None)
     # End the read transaction first: the hash takes tens of milliseconds and SQLite
     # would otherwise hold its write lock meanwhile.
     db.session.commit()
+    if company is not None:
+        # The sign-in goes on with the company's settings (its policy, its options) as
+        # read with the account a moment ago, rather than reading them again after the
+        # hash, when it has pushed everything else out of the processor's caches.
+        hold_for_the_transaction(db.session, company)
     matches = policy.verify(user.password_hash if user else None, password)
     if matches and user is not None and user.active:
         if user.password_hash and policy.needs_rehash(user.password_hash):
@@ -108,6 +127,17 @@ def authenticate(email: str, password: str, origin: Origin) -> User | None:
     )
     db.session.commit()
     return None
+
+
+@functools.cache
+def _sign_in_statement() -> Select[tuple[User, Company]]:
+    """The account, with the company's row: a sign-in that passes reads its policy."""
+    return (
+        select(User, Company)
+        .outerjoin(Company, Company.id == 1)
+        .where(User.email == bindparam("email"))
+        .limit(1)
+    )
 
 
 def verify_password(user: User, password: str) -> bool:

@@ -18,8 +18,10 @@ import functools
 import re
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
-from sqlalchemy import Select, bindparam, or_, select
+from sqlalchemy import Select, bindparam, null, or_, select
+from sqlalchemy.orm import aliased
 
 from portal.database import db
 from portal.models import AuditEvent, User
@@ -51,6 +53,21 @@ class Entry:
     user_agent: str = ""
 
 
+class Event(NamedTuple):
+    """An audit event as the list reads it: plain values, and the names it may show."""
+
+    id: int
+    occurred_at: datetime
+    kind: str
+    actor_id: int | None
+    subject_id: int | None
+    ip: str
+    user_agent: str
+    detail: str
+    actor_name: str | None  # read for an administrator's eyes only, else None
+    subject_name: str | None
+
+
 @dataclass(frozen=True)
 class Page:
     entries: list[Entry]
@@ -79,9 +96,10 @@ def for_person(person: User, *, audience: str = SELF, shown: int = PAGE_SIZE) ->
     batch = wanted * 2 + 4
     limit = batch
     while True:
-        events = list(
-            db.session.scalars(_events_statement(audience == ADMIN, limit), {"person": person.id})
+        result = db.session.execute(
+            _events_statement(audience == ADMIN, limit), {"person": person.id}
         )
+        events = [Event._make(row) for row in result]
         exhausted = len(events) < limit
         entries = describe_all(events, person, audience=audience)
         if exhausted or len(entries) > wanted:
@@ -91,21 +109,35 @@ def for_person(person: User, *, audience: str = SELF, shown: int = PAGE_SIZE) ->
 
 
 @functools.lru_cache(maxsize=64)
-def _events_statement(with_actions: bool, limit: int) -> Select[AuditEvent]:
-    """The newest events of a person (and, with_actions, what they did to others): built
-    once per size, as the pages ask for few sizes (whole pages, a bounded number)."""
+def _events_statement(for_admin: bool, limit: int) -> Select[tuple]:
+    """The newest events of a person (and, for an administrator, what they did to others,
+    with the names of both sides): built once per size, as the pages ask for few sizes
+    (whole pages, a bounded number). Plain rows: the list only reads them."""
     condition = AuditEvent.subject_id == bindparam("person")
-    if with_actions:
-        condition = or_(condition, AuditEvent.actor_id == bindparam("person"))
-    return (
-        select(AuditEvent)
-        .where(condition)
-        .order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
-        .limit(limit)
-    )
+    columns = [
+        AuditEvent.id,
+        AuditEvent.occurred_at,
+        AuditEvent.kind,
+        AuditEvent.actor_id,
+        AuditEvent.subject_id,
+        AuditEvent.ip,
+        AuditEvent.user_agent,
+        AuditEvent.detail,
+    ]
+    if not for_admin:
+        statement = select(*columns, null(), null()).where(condition)
+    else:
+        actor, subject = aliased(User), aliased(User)
+        statement = (
+            select(*columns, actor.name, subject.name)
+            .outerjoin(actor, actor.id == AuditEvent.actor_id)
+            .outerjoin(subject, subject.id == AuditEvent.subject_id)
+            .where(or_(condition, AuditEvent.actor_id == bindparam("person")))
+        )
+    return statement.order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc()).limit(limit)
 
 
-def describe_all(events: list[AuditEvent], person: User, *, audience: str) -> list[Entry]:
+def describe_all(events: list[Event], person: User, *, audience: str) -> list[Entry]:
     """``events`` (newest first) as entries, newest first, folded as the module says."""
     folded: set[int] = set()
     how_extra: dict[int, str] = {}
@@ -142,11 +174,10 @@ def describe_all(events: list[AuditEvent], person: User, *, audience: str) -> li
     return entries
 
 
-def describe(event: AuditEvent, person: User, *, audience: str = SELF) -> Entry:
+def describe(event: Event, person: User, *, audience: str = SELF) -> Entry:
     """One event as ``person``'s page tells it."""
-    on_other = event.subject_id != person.id and event.subject is not None
-    if on_other:
-        what, how = _done_to(event, event.subject.name if event.subject else "someone")
+    if event.subject_id != person.id and event.subject_name is not None:
+        what, how = _done_to(event, event.subject_name)
         return Entry(
             occurred_at=event.occurred_at,
             what=what,
@@ -158,7 +189,7 @@ def describe(event: AuditEvent, person: User, *, audience: str = SELF) -> Entry:
     what, how, warning = _happened(event)
     by = ""
     if event.actor_id is not None and event.actor_id != person.id:
-        by = event.actor.name if audience == ADMIN and event.actor else "an administrator"
+        by = event.actor_name if audience == ADMIN and event.actor_name else "an administrator"
     return Entry(
         occurred_at=event.occurred_at,
         what=what,
@@ -173,7 +204,7 @@ def describe(event: AuditEvent, person: User, *, audience: str = SELF) -> Entry:
 # --- the words ------------------------------------------------------------------------
 
 
-def _happened(event: AuditEvent) -> tuple[str, str, bool]:
+def _happened(event: Event) -> tuple[str, str, bool]:
     """What happened to the event's subject: (what, how, warning)."""
     kind, detail = event.kind, event.detail
     if kind == audit.SIGN_IN:
@@ -248,7 +279,7 @@ def _happened(event: AuditEvent) -> tuple[str, str, bool]:
     return audit.describe(kind), detail, False
 
 
-def _done_to(event: AuditEvent, name: str) -> tuple[str, str]:
+def _done_to(event: Event, name: str) -> tuple[str, str]:
     """An action the person took on someone else, naming them: (what, how)."""
     kind, detail = event.kind, event.detail
     if kind == audit.TWO_STEP_RESET:
@@ -359,5 +390,5 @@ def _number(detail: str) -> int | None:
     return int(match[1]) if match else None
 
 
-def _same_browser(one: AuditEvent, other: AuditEvent) -> bool:
+def _same_browser(one: Event, other: Event) -> bool:
     return one.user_agent == other.user_agent and one.ip == other.ip
