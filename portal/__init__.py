@@ -15,6 +15,11 @@ from portal.config import PROJECT_ROOT
 from portal.crypto import Keyring
 from portal.extensions import csrf, db, htmx, limiter, login_manager
 from portal.services.passwords import PasswordHasher
+from portal.templating import PortalEnvironment
+
+
+class Portal(Flask):
+    jinja_environment = PortalEnvironment
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -22,7 +27,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     instance_path = config.pop("INSTANCE_PATH", None) or os.environ.get(
         "PORTAL_INSTANCE_PATH", str(PROJECT_ROOT / "instance")
     )
-    app = Flask(
+    app = Portal(
         __name__,
         instance_path=str(Path(instance_path).resolve()),
         instance_relative_config=True,

@@ -1,10 +1,14 @@
 """What every template may use: the company, the signed-in user, small filters."""
 
 import re
+from collections.abc import MutableMapping
 from datetime import UTC, datetime
+from typing import Any
 
+import jinja2
 from flask import Flask, current_app, request, url_for
 from flask import session as browser_session
+from flask.templating import Environment
 from flask_login import current_user
 from markupsafe import Markup, escape
 
@@ -14,6 +18,26 @@ from portal.wording import describe_browser, plural
 # In its last days the deadline banner stays, whatever the employee chose before.
 BANNER_URGENT_DAYS = 3
 BANNER_DISMISSED = "deadline_banner_dismissed"
+
+
+class PortalTemplate(jinja2.Template):
+    def _get_default_module(self, ctx: jinja2.runtime.Context | None = None) -> Any:
+        # An import ({% from "_macros.html" import field %}) passes the importing
+        # template's context so that Jinja can make a module of its own for an importer
+        # with globals this template lacks, and finds out by comparing the two sets of
+        # globals at every import of every render. The portal's templates have no globals
+        # but the environment's (PortalEnvironment refuses others): the module made once
+        # serves every import.
+        return super()._get_default_module(None)
+
+
+class PortalEnvironment(Environment):
+    template_class = PortalTemplate
+
+    def make_globals(self, d: MutableMapping[str, Any] | None) -> MutableMapping[str, Any]:
+        if d:
+            raise ValueError("the portal's templates share the environment's globals only")
+        return super().make_globals(d)
 
 
 def init_app(app: Flask) -> None:

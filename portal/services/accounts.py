@@ -102,7 +102,7 @@ def authenticate(email: str, password: str, origin: Origin) -> User | None:
         if len(email) <= 254
         else None
     )
-    user, company = found if found is not None else (None, None)
+    user, company = (found[0], found[1]) if found is not None else (None, None)
     # End the read transaction first: the hash takes tens of milliseconds and SQLite
     # would otherwise hold its write lock meanwhile.
     db.session.commit()
@@ -130,7 +130,7 @@ def authenticate(email: str, password: str, origin: Origin) -> User | None:
 
 
 @functools.cache
-def _sign_in_statement() -> Select[tuple[User, Company]]:
+def _sign_in_statement() -> Select[User, Company]:
     """The account, with the company's row: a sign-in that passes reads its policy."""
     return (
         select(User, Company)

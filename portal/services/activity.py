@@ -18,7 +18,7 @@ import functools
 import re
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import Select, bindparam, null, or_, select
 from sqlalchemy.orm import aliased
@@ -109,7 +109,7 @@ def for_person(person: User, *, audience: str = SELF, shown: int = PAGE_SIZE) ->
 
 
 @functools.lru_cache(maxsize=64)
-def _events_statement(for_admin: bool, limit: int) -> Select[tuple]:
+def _events_statement(for_admin: bool, limit: int) -> Select[*tuple[Any, ...]]:
     """The newest events of a person (and, for an administrator, what they did to others,
     with the names of both sides): built once per size, as the pages ask for few sizes
     (whole pages, a bounded number). Plain rows: the list only reads them."""

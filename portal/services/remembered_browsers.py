@@ -127,6 +127,8 @@ def remembered_for(user: User) -> list[Remembered]:
     """The user's remembered browsers that still count, newest first, each with the
     moment it stops counting."""
     days = days_allowed()
+    if days == 0:
+        return []  # the option is off: no row counts (and turning it off deleted them)
     now = clock.now()
     rows = db.session.scalars(_remembered_statement(), {"user_id": user.id})
     return [Remembered(row, _until(row, days)) for row in rows if _counts(row, user, days, now)]
