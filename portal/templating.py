@@ -112,6 +112,8 @@ def with_local_times(text: str | None) -> Markup:
     """``text`` escaped, each UTC moment in it written as a ``<time>`` (see ``when``)."""
     if not text:
         return Markup("")
+    if " UTC" not in text:
+        return escape(text)
     parts = []
     position = 0
     for match in _STORED_MOMENT.finditer(text):

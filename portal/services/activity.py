@@ -96,7 +96,7 @@ def for_person(person: User, *, audience: str = SELF, shown: int = PAGE_SIZE) ->
     batch = wanted * 2 + 4
     limit = batch
     while True:
-        result = db.session.execute(
+        result = db.session.connection().execute(
             _events_statement(audience == ADMIN, limit), {"person": person.id}
         )
         events = [Event._make(row) for row in result]
