@@ -11,7 +11,9 @@ The pages: the sign-in page (GET /login), the Security page of a signed-in emplo
 with two-step on, some history and other sessions, and the bell's poll (every open
 tab asks for it every 30 seconds: the most frequent request of all). They run on
 SQLite, and on PostgreSQL too when PORTAL_BENCH_DATABASE_URL names a server (the bench
-makes a database of its own there and drops it afterwards).
+makes a database of its own there and drops it afterwards). Beside them on SQLite, for
+scale and without a target: the least signed-in page the portal's stack can serve
+(bench/stack_floor.py).
 
 Run alone with `.venv/bin/python -m bench.pages`; `make bench` runs it after the others.
 """
@@ -32,6 +34,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench import stack_floor
+
 ROOT = Path(__file__).resolve().parent.parent
 DURATION_SECONDS = 5
 CONNECTIONS = 20
@@ -46,19 +50,30 @@ UNREAD_NOTICES = 3
 OTHER_SESSIONS = 4
 
 
+PORTAL_APP = "wsgi:app"
+HELLO_APP = "bench.hello:app"
+FLOOR_APP = "bench.stack_floor:create_app()"
+
+
 @dataclass(frozen=True)
 class Page:
     name: str
     path: str
     signed_in: bool
     expect: str
-    # The least share of the hello's throughput; None for the hello itself.
+    # The least share of the hello's throughput; None where none is asked.
     ratio_target: float | None
     htmx: bool = False
+    app: str = PORTAL_APP
 
 
-HELLO = Page("bare Flask hello (ceiling)", "/", False, "hello", None)
-HELLO_AGAIN = Page("bare Flask hello, after the pages", "/", False, "hello", None)
+HELLO = Page("bare Flask hello (ceiling)", "/", False, "hello", None, app=HELLO_APP)
+HELLO_AGAIN = Page("bare Flask hello, after the pages", "/", False, "hello", None, app=HELLO_APP)
+# For scale, no target: the least signed-in page of the portal's stack (see
+# bench/stack_floor.py), beside the Security page.
+FLOOR = Page(
+    "least signed-in page of the stack", "/page", True, "Signed in as", None, app=FLOOR_APP
+)
 PAGES = [
     Page("GET /login", "/login", False, 'name="password"', 0.35),
     Page(
@@ -100,11 +115,11 @@ class Row:
         missed = []
         if self.figures.errors:
             missed.append("failed requests")
-        if self.page.ratio_target is not None:
-            if self.ratio is None or self.ratio < self.page.ratio_target:
-                missed.append("ratio")
-            if not self.figures.p99_ms < P99_TARGET_MS:
-                missed.append("p99")
+        target = self.page.ratio_target
+        if target is not None and (self.ratio is None or self.ratio < target):
+            missed.append("ratio")
+        if self.page.app == PORTAL_APP and not self.figures.p99_ms < P99_TARGET_MS:
+            missed.append("p99")
         if not self.figures.worker_rss_mib < RSS_TARGET_MIB:
             missed.append("RSS")
         return missed
@@ -142,6 +157,7 @@ def _environment(workdir: Path, database_url: str) -> dict[str, str]:
         "PORTAL_INSTANCE_PATH": str(workdir / "pages-instance"),
         "PORTAL_RATELIMIT_ENABLED": "0",
         "PORTAL_LOG_LEVEL": "WARNING",
+        "PORTAL_BENCH_FLOOR_DATABASE": f"sqlite:///{workdir / 'floor.db'}",
     }
 
 
@@ -265,14 +281,15 @@ def _load(url: str, headers: dict[str, str]) -> tuple[float, float, float, int]:
     return rate, latencies.get(50, math.nan), latencies.get(99, math.nan), errors
 
 
-def measure(page: Page, env: dict[str, str], cookie: str) -> Figures:
+def measure(page: Page, env: dict[str, str], cookies: dict[str, str]) -> Figures:
     """One page under wrk on a server of its own; raises when it does not answer with
-    the page expected (what is measured must be the real answer, not a redirect)."""
-    headers = {"Cookie": cookie} if page.signed_in else {}
+    the page expected (what is measured must be the real answer, not a redirect).
+    ``cookies``: the signed-in cookie of each app."""
+    headers = {"Cookie": cookies[page.app]} if page.signed_in else {}
     if page.htmx:
         headers["HX-Request"] = "true"
     port = _free_port()
-    server = serve("bench.hello:app" if page.ratio_target is None else "wsgi:app", port, env)
+    server = serve(page.app, port, env)
     try:
         url = f"http://127.0.0.1:{port}{page.path}"
         with urllib.request.urlopen(urllib.request.Request(url, headers=headers)) as answer:
@@ -286,15 +303,17 @@ def measure(page: Page, env: dict[str, str], cookie: str) -> Figures:
         server.wait(timeout=30)
 
 
-def _rows(database: str, workdir: Path, database_url: str) -> list[Row]:
+def _rows(database: str, workdir: Path, database_url: str, pages: list[Page]) -> list[Row]:
     """The hello before the pages and again after them: each page's share is of the
     mean of the two, so that a machine that got busier or quieter meanwhile shows as a
     gap between the two hello rows rather than as a page's slowness."""
     env = _environment(workdir, database_url)
-    cookie = _prepare(env)
-    before = measure(HELLO, env, cookie)
-    measured = [(page, measure(page, env, cookie)) for page in PAGES]
-    after = measure(HELLO_AGAIN, env, cookie)
+    cookies = {PORTAL_APP: _prepare(env)}
+    if FLOOR in pages:
+        cookies[FLOOR_APP] = stack_floor.prepare(env["PORTAL_BENCH_FLOOR_DATABASE"])
+    before = measure(HELLO, env, cookies)
+    measured = [(page, measure(page, env, cookies)) for page in pages]
+    after = measure(HELLO_AGAIN, env, cookies)
     ceiling = (before.requests_per_second + after.requests_per_second) / 2
     return [
         Row(database, HELLO, before, None),
@@ -310,13 +329,13 @@ def run(workdir: Path) -> list[Row]:
     """The rows on SQLite, then on PostgreSQL when PORTAL_BENCH_DATABASE_URL is set."""
     if shutil.which("wrk") is None:
         raise RuntimeError("wrk is not installed: run `make bench`, which installs it")
-    rows = _rows("SQLite", workdir, f"sqlite:///{workdir / 'pages.db'}")
+    rows = _rows("SQLite", workdir, f"sqlite:///{workdir / 'pages.db'}", [*PAGES, FLOOR])
     server_url = os.environ.get("PORTAL_BENCH_DATABASE_URL", "")
     if server_url:
         from bench.audit_log import _postgres_database
 
         with _postgres_database(server_url) as url:
-            rows += _rows("PostgreSQL", workdir, url)
+            rows += _rows("PostgreSQL", workdir, url, PAGES)
     return rows
 
 
