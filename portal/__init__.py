@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from portal import config as portal_config
 from portal.config import PROJECT_ROOT
+from portal.cookie_session import PortalSessionInterface
 from portal.crypto import Keyring
 from portal.extensions import csrf, db, htmx, limiter, login_manager
 from portal.services.passwords import PasswordHasher
@@ -20,6 +22,18 @@ from portal.templating import PortalEnvironment
 
 class Portal(Flask):
     jinja_environment = PortalEnvironment
+
+    def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        # Flask asks whether a view or hook is a coroutine function each time it calls it,
+        # about twenty times a request; the answer for a function does not change.
+        known = self.__dict__.setdefault("_sync_functions", {})
+        try:
+            return known[func]
+        except KeyError:
+            sync = known[func] = super().ensure_sync(func)
+            return sync
+        except TypeError:  # an unhashable callable
+            return super().ensure_sync(func)
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -35,6 +49,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         static_folder=str(PROJECT_ROOT / "static"),
     )
     portal_config.load(app, config)
+    app.session_interface = PortalSessionInterface()
     logging.basicConfig(
         level=app.config["LOG_LEVEL"], format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
