@@ -77,11 +77,22 @@ def home():
     return redirect(url_for("auth.login"), code=303)
 
 
-@auth.route("/login", methods=["GET", "POST"])
-@limiter.limit("20 per minute;200 per hour", methods=["POST"], deduct_when=_failed)
+def _sign_in_form() -> SignInForm:
+    return SignInForm(next=request.args.get("next", ""), email=request.args.get("email", "")[:254])
+
+
+@auth.get("/login")
+def login_page():
+    """The sign-in form (the limits below count its posts only)."""
+    if current_user.is_authenticated:
+        return redirect(url_for("profile.security"))
+    return render_template("auth/login.html", form=_sign_in_form())
+
+
+@auth.post("/login")
+@limiter.limit("20 per minute;200 per hour", deduct_when=_failed)
 @limiter.limit(
     "10 per 15 minutes",
-    methods=["POST"],
     key_func=_account_key,
     scope="login-account",
     deduct_when=_failed,
@@ -91,7 +102,6 @@ def home():
 # above before any is counted; this one counts every attempt up front.
 @limiter.limit(
     "20 per 15 minutes",
-    methods=["POST"],
     key_func=_account_key,
     scope="login-account-all",
     error_message=_account_limit_message,
@@ -99,10 +109,9 @@ def home():
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("profile.security"))
-    form = SignInForm(next=request.args.get("next", ""), email=request.args.get("email", "")[:254])
+    form = _sign_in_form()
     if not form.validate_on_submit():
-        status = 422 if request.method == "POST" else 200
-        return render_template("auth/login.html", form=form), status
+        return render_template("auth/login.html", form=form), 422
 
     origin = request_origin()
     user = accounts.authenticate(form.email.data, form.password.data, origin)
