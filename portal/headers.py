@@ -31,15 +31,19 @@ def security_headers(https: bool) -> list[tuple[str, str]]:
 
 
 def init_app(app: Flask) -> None:
-    every_response = security_headers(app.config["HTTPS"])
+    every_response = [
+        (name.lower(), name, value) for name, value in security_headers(app.config["HTTPS"])
+    ]
 
     @app.after_request
     def _security_headers(response):
         headers = response.headers
-        for name, value in every_response:
-            # Not Headers.setdefault: it looks each name up by raising KeyError.
-            if name not in headers:
-                headers[name] = value
+        # A view may have set one of them itself. (Looked up by name, each header that is
+        # missing would cost a KeyError raised and caught.)
+        present = {name.lower() for name, _value in headers.items()}
+        for lowered, name, value in every_response:
+            if lowered not in present:
+                headers.add(name, value)
         if request.endpoint != "static":
             # Pages carry personal data, secrets and codes: no copies in any cache.
             headers["Cache-Control"] = "no-store"

@@ -45,6 +45,21 @@ def assert_page_headers(response) -> None:
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["Referrer-Policy"] == "same-origin"
     assert response.headers["Cache-Control"] == "no-store"
+    for name in ("Content-Security-Policy", "X-Frame-Options", "Permissions-Policy"):
+        assert len(response.headers.getlist(name)) == 1, name
+
+
+def test_a_header_a_view_sets_itself_is_kept_once(make_app):
+    app = make_app()
+
+    @app.get("/framed-by-the-same-site")
+    def framed():
+        return "ok", 200, {"x-frame-options": "SAMEORIGIN", "Referrer-Policy": "no-referrer"}
+
+    response = app.test_client().get("/framed-by-the-same-site")
+    assert response.headers.getlist("X-Frame-Options") == ["SAMEORIGIN"]
+    assert response.headers.getlist("Referrer-Policy") == ["no-referrer"]
+    assert response.headers.getlist("X-Content-Type-Options") == ["nosniff"]
 
 
 def test_the_sign_in_page_has_the_headers_and_no_hsts_over_plain_http(client):
