@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from datetime import UTC, datetime
@@ -9,7 +10,16 @@ from pathlib import Path
 from typing import Any, cast
 
 from flask import Flask, current_app, g, has_request_context, request
-from sqlalchemy import CursorResult, DateTime, Engine, Executable, MetaData, create_engine, event
+from sqlalchemy import (
+    Connection,
+    CursorResult,
+    DateTime,
+    Engine,
+    Executable,
+    MetaData,
+    create_engine,
+    event,
+)
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -233,6 +243,31 @@ def _test_after_idling(engine: Engine) -> None:
         except engine.dialect.loaded_dbapi.Error as error:
             # The pool drops this connection and checks out another (or connects anew).
             raise DisconnectionError("an idle connection was closed") from error
+
+
+def fetch_one(connection: Connection, sql: str, parameters: Any) -> tuple | None:
+    """The first row of the driver's own ``sql`` on ``connection``, from the driver's
+    cursor: for the most frequent query of all (the bell's), whose result SQLAlchemy
+    would otherwise wrap at a cost greater than the query's. A failure is reported as
+    SQLAlchemy reports any statement's: a DBAPIError (the 503 page), and a connection
+    found lost is invalidated, so that the pool connects anew."""
+    dialect = connection.dialect
+    dbapi_connection = connection.connection
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(sql, parameters)
+        row = cursor.fetchone()
+    except dialect.loaded_dbapi.Error as error:
+        lost = dialect.is_disconnect(error, dbapi_connection, cursor)
+        with contextlib.suppress(Exception):
+            cursor.close()
+        if lost:
+            connection.invalidate(error)
+        raise DBAPIError.instance(
+            sql, parameters, error, dialect.loaded_dbapi.Error, connection_invalidated=lost
+        ) from error
+    cursor.close()
+    return tuple(row) if row is not None else None
 
 
 _HELD = "portal_held"

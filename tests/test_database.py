@@ -145,3 +145,22 @@ def test_a_connection_asked_to_autocommit_still_does(app):
         autocommit = db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
         with autocommit as connection:
             connection.execute(text("VACUUM ANALYZE users"))
+
+
+def test_fetch_one_gives_the_first_row_or_none(app, employee):
+    with app.app_context():
+        connection = db.session.connection()
+        placeholder = "?" if connection.dialect.name == "sqlite" else "%s"
+        sql = f"SELECT id, email FROM users WHERE id = {placeholder}"
+        assert database.fetch_one(connection, sql, (employee,)) == (employee, "emma@example.com")
+        assert database.fetch_one(connection, sql, (employee + 1000,)) is None
+
+
+def test_fetch_one_reports_a_failure_as_any_statement_does(app, employee):
+    with app.app_context():
+        connection = db.session.connection()
+        with pytest.raises(DBAPIError) as raised:
+            database.fetch_one(connection, "SELECT no_such_column FROM users", ())
+        assert not raised.value.connection_invalidated  # the query failed, not the link
+        db.session.rollback()
+        assert db.session.scalar(select(User.email).where(User.id == employee))

@@ -19,7 +19,7 @@ from sqlalchemy import Connection, Engine, and_, bindparam, delete, func, or_, s
 
 from portal import clock
 from portal.crypto import DecryptionError
-from portal.database import UTCDateTime, db
+from portal.database import UTCDateTime, db, fetch_one
 from portal.models import (
     AFTER_DEADLINE_REFUSE,
     PENDING_HARD_LIMIT,
@@ -293,16 +293,15 @@ def _bell_sql(engine: Engine) -> tuple[str, tuple[str, ...], dict]:
 
 def _bell_row(connection: Connection, values: dict) -> tuple | None:
     """The bell's query on ``connection``, compiled once and sent as the driver's own
-    SQL: SQLAlchemy's statement machinery costs more than the query itself, while its
-    driver-level path still reports a failure as any statement's (the 503 page, the
-    pool's reconnect). On SQLite, times are bound and read in the format SQLAlchemy
-    stores them in (naive UTC, "YYYY-MM-DD HH:MM:SS.ffffff"); PostgreSQL's driver takes
-    and gives aware ones."""
+    SQL: SQLAlchemy's statement and result machinery cost more than the query itself
+    (database.fetch_one still reports a failure as any statement's). On SQLite, times
+    are bound and read in the format SQLAlchemy stores them in (naive UTC, "YYYY-MM-DD
+    HH:MM:SS.ffffff"); PostgreSQL's driver takes and gives aware ones."""
     sql, names, constants = _bell_sql(connection.engine)
     sqlite = connection.dialect.name == "sqlite"
     given = {**constants, **values}
     parameters = tuple(_sqlite_values(names, given)) if sqlite else given
-    row = connection.exec_driver_sql(sql, parameters).first()
+    row = fetch_one(connection, sql, parameters)
     if row is None:
         return None
     stage, last_seen_at, *rest = row
