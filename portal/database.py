@@ -318,12 +318,12 @@ class Database:
             session = g._db_session = current_app.extensions["database"]()
         return session
 
-    def rows_changed_by(self, statement: Executable) -> int:
+    def rows_changed_by(self, statement: Executable, parameters: dict | None = None) -> int:
         """Runs an UPDATE or DELETE in the session and says how many rows it changed: the
         conditional UPDATEs that make codes and links single-use read their answer here."""
         # Session.execute() returns a CursorResult for DML without RETURNING, but its
         # annotations promise only a Result, which has no rowcount.
-        result = cast("CursorResult[Any]", self.session.execute(statement))
+        result = cast("CursorResult[Any]", self.session.execute(statement, parameters))
         return result.rowcount
 
     @staticmethod

@@ -15,7 +15,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import Connection, Engine, and_, bindparam, delete, func, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Select,
+    and_,
+    bindparam,
+    delete,
+    func,
+    or_,
+    select,
+    update,
+)
 
 from portal import clock
 from portal.crypto import DecryptionError
@@ -183,15 +194,23 @@ def sign_in_pending(user: User, row: UserSession, origin: Origin) -> None:
         notify(user, SIGN_IN_CODE, origin=origin, pending=row)
 
 
+@functools.cache
+def _signed_in_before_statement() -> Select[bool, bool]:
+    """Whether the account has signed in before, and from this browser: both questions in
+    one round trip, built once (every sign-in asks them)."""
+    earlier = select(AuditEvent.id).where(
+        AuditEvent.subject_id == bindparam("user_id"), AuditEvent.kind == audit.SIGN_IN
+    )
+    return select(
+        earlier.exists(), earlier.where(AuditEvent.user_agent == bindparam("user_agent")).exists()
+    )
+
+
 def sign_in_completed(user: User, origin: Origin) -> None:
     """A full sign-in: a notice when this browser has not signed in to the account
     before. Call it before the sign-in's own audit row is added."""
-    earlier = select(AuditEvent.id).where(
-        AuditEvent.subject_id == user.id, AuditEvent.kind == audit.SIGN_IN
-    )
-    # Both questions in one round trip.
     signed_in_before, seen = db.session.execute(
-        select(earlier.exists(), earlier.where(AuditEvent.user_agent == origin.user_agent).exists())
+        _signed_in_before_statement(), {"user_id": user.id, "user_agent": origin.user_agent}
     ).one()
     if not signed_in_before:
         return  # the first sign-in of the account has nothing to compare with

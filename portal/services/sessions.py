@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from flask import current_app
-from sqlalchemy import Select, bindparam, delete, select, update
+from sqlalchemy import Delete, Select, bindparam, delete, select, update
 from sqlalchemy.orm import joinedload
 
 from portal import clock
@@ -204,14 +204,20 @@ def promote(row: UserSession, origin: Origin) -> tuple[str, UserSession]:
 
 def end(row: UserSession) -> bool:
     """Deletes the row by a conditional DELETE; False if it was gone already."""
-    deleted = db.rows_changed_by(
-        delete(UserSession)
-        # The token hash too: SQLite may give a deleted row's id to the next new row.
-        .where(UserSession.id == row.id, UserSession.token_hash == row.token_hash)
-        .execution_options(synchronize_session=False)
-    )
+    deleted = db.rows_changed_by(_end_statement(), {"id": row.id, "token_hash": row.token_hash})
     db.session.expunge(row)
     return deleted == 1
+
+
+@functools.cache
+def _end_statement() -> Delete:
+    """Built once: every sign-in, sign-out and second step runs it."""
+    return (
+        delete(UserSession)
+        # The token hash too: SQLite may give a deleted row's id to the next new row.
+        .where(UserSession.id == bindparam("id"), UserSession.token_hash == bindparam("token_hash"))
+        .execution_options(synchronize_session=False)
+    )
 
 
 def end_all_except(user: User, keep: UserSession | None) -> int:

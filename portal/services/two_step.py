@@ -8,12 +8,13 @@ for fifteen minutes. The count lives in the users row so every app server sees i
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import or_, update
+from sqlalchemy import BigInteger, Update, bindparam, or_, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from portal import clock, wording
@@ -209,21 +210,28 @@ def _reset_failures(user: User) -> None:
 def _claim_step(user: User, step: int) -> bool:
     """Accepts a time step once: a step at or before the last used one is refused, by one
     conditional UPDATE, so two app servers cannot both accept the same code."""
-    claimed = db.rows_changed_by(
-        update(User)
-        .where(
-            User.id == user.id,
-            or_(User.totp_last_step.is_(None), User.totp_last_step < step),
-        )
-        .values(totp_last_step=step, second_step_failures=0, second_step_locked_until=None)
-        .execution_options(synchronize_session=False)
-    )
+    claimed = db.rows_changed_by(_claim_statement(), {"user_id": user.id, "step": step})
     if claimed == 1:
         # What the UPDATE wrote, known to the object without writing it a second time.
         set_committed_value(user, "totp_last_step", step)
         set_committed_value(user, "second_step_failures", 0)
         set_committed_value(user, "second_step_locked_until", None)
     return claimed == 1
+
+
+@functools.cache
+def _claim_statement() -> Update:
+    """Built once: every code typed runs it."""
+    step = bindparam("step", type_=BigInteger())
+    return (
+        update(User)
+        .where(
+            User.id == bindparam("user_id"),
+            or_(User.totp_last_step.is_(None), User.totp_last_step < step),
+        )
+        .values(totp_last_step=step, second_step_failures=0, second_step_locked_until=None)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _check_current_code(
