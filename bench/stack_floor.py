@@ -29,7 +29,14 @@ from flask_login import LoginManager, UserMixin, login_required
 from flask_wtf import CSRFProtect, FlaskForm
 from jinja2 import DictLoader
 from sqlalchemy import ForeignKey, String, create_engine, event, select
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    Session,
+    contains_eager,
+    mapped_column,
+    relationship,
+)
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired
 
@@ -163,6 +170,7 @@ def create_app(database_url: str | None = None) -> Flask:
             .scalars(
                 select(SessionRow)
                 .join(SessionRow.person)
+                .options(contains_eager(SessionRow.person))
                 .where(SessionRow.token_hash == _hash(token))
             )
             .first()
